@@ -1,0 +1,362 @@
+package initplan
+
+import (
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+)
+
+// Options are the facts the planner needs that are not in the config:
+// they come from the parent's setup (fds it passes, the host).
+type Options struct {
+	// PreserveFDs is --preserve-fds: fds 3..3+N-1 reach the container.
+	PreserveFDs int
+	// FifoFd is the exec fifo's fd number in the init.
+	FifoFd int
+	// Host capabilities: the bounding set of the runtime, and the last
+	// capability the kernel knows.
+	HostBounding uint64
+	LastCap      uint32
+	// CapByName maps "CAP_CHOWN" to its number.
+	CapByName map[string]uint32
+	// CgroupMounts are the binds that make up a "cgroup" mount on a
+	// cgroup v1 host: container cgroup dir -> name under /sys/fs/cgroup.
+	CgroupMounts []CgroupBind
+	// CgroupV2 says the host has the unified hierarchy only.
+	CgroupV2 bool
+	// Rootless: skiff runs unprivileged.
+	Rootless bool
+}
+
+// CgroupBind is one controller hierarchy shown in the container.
+type CgroupBind struct {
+	Source string // host cgroup directory of the container
+	Name   string // "memory", "cpu,cpuacct", ...
+	Links  []string
+}
+
+// Result is a plan plus the warnings the planning produced (capabilities
+// the host cannot grant, for example), for the caller to log.
+type Result struct {
+	Plan     *Plan
+	Warnings []string
+}
+
+var nsFlags = map[configs.NamespaceType]uint32{
+	configs.NEWNS:     unix.CLONE_NEWNS,
+	configs.NEWUTS:    unix.CLONE_NEWUTS,
+	configs.NEWIPC:    unix.CLONE_NEWIPC,
+	configs.NEWUSER:   unix.CLONE_NEWUSER,
+	configs.NEWPID:    unix.CLONE_NEWPID,
+	configs.NEWNET:    unix.CLONE_NEWNET,
+	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
+	configs.NEWTIME:   unix.CLONE_NEWTIME,
+}
+
+// NamespaceFlag returns the CLONE_NEW* flag of t.
+func NamespaceFlag(t configs.NamespaceType) uint32 { return nsFlags[t] }
+
+var devSymlinks = [][2]string{
+	{"/proc/self/fd", "/dev/fd"},
+	{"/proc/self/fd/0", "/dev/stdin"},
+	{"/proc/self/fd/1", "/dev/stdout"},
+	{"/proc/self/fd/2", "/dev/stderr"},
+}
+
+// Build makes the init plan of a new container. It is a pure function.
+func Build(cfg *configs.Config, o Options) (*Result, error) {
+	r := &Result{Plan: &Plan{}}
+	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
+
+	planNamespaces(cfg, add)
+	add(Setsid{})
+	// Nothing the init mounts or unmounts may reach the host: "/" is made
+	// a recursive slave first. pivot_root refuses shared mounts and an
+	// unbindable "/" cannot be bound, so those two are applied to the new
+	// root after the pivot; private and slave right away.
+	props := []uint64{unix.MS_SLAVE | unix.MS_REC}
+	prop, after := cfg.RootPropagation, uint64(0)
+	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		prop, after = 0, prop
+	}
+	if prop != 0 && prop != props[0] {
+		props = append(props, prop)
+	}
+	add(Rootfs{Propagation: props, Path: cfg.Rootfs})
+	planMounts(cfg, o, add)
+	if hooksWanted(cfg, SyncCreateRuntime) {
+		add(Sync{Tag: SyncCreateRuntime})
+	}
+	if hooksWanted(cfg, SyncCreateContainer) {
+		add(Sync{Tag: SyncCreateContainer})
+	}
+	add(PivotRoot{NoPivot: cfg.NoPivotRoot})
+	if after != 0 {
+		add(MountSetattr{Dest: "/", Propagation: after &^ unix.MS_REC, Recursive: after&unix.MS_REC != 0})
+	}
+	add(ProcHandle{})
+	for _, k := range sortedKeys(cfg.Sysctl) {
+		add(Sysctl{Key: sysctlPath(k), Value: cfg.Sysctl[k]})
+	}
+	for _, p := range cfg.ReadonlyPaths {
+		add(ReadonlyPath{Path: p})
+	}
+	for _, p := range cfg.MaskedPaths {
+		add(MaskPath{Path: p})
+	}
+	if cfg.RootReadonly {
+		add(RootReadonly{})
+	}
+	if cfg.Hostname != "" {
+		add(Hostname{Name: cfg.Hostname})
+	}
+	if cfg.Domainname != "" {
+		add(Domainname{Name: cfg.Domainname})
+	}
+	if cfg.Process.Terminal {
+		add(Console{Rows: uint32(cfg.Process.ConsoleHeight), Cols: uint32(cfg.Process.ConsoleWidth)})
+	}
+	if err := planProcess(cfg, o, true, r, add); err != nil {
+		return nil, err
+	}
+	add(CloexecFds{First: uint32(3 + o.PreserveFDs)})
+	add(WaitExecFifo{Fd: uint32(o.FifoFd)})
+	add(Exec{Args: cfg.Process.Args, Env: cfg.Process.Env})
+	return r, nil
+}
+
+// planNamespaces joins the namespaces given by path, then creates the new
+// ones, then forks the init. The user namespace is joined first, so the
+// others are joined with its privileges, and the mount namespace last,
+// since it changes how the remaining paths resolve.
+func planNamespaces(cfg *configs.Config, add func(Step)) {
+	var unshare uint32
+	for _, ns := range cfg.Namespaces {
+		if ns.Path == "" {
+			unshare |= nsFlags[ns.Type]
+		}
+	}
+	for _, ns := range joinOrder(cfg.Namespaces) {
+		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
+	}
+	if unshare != 0 {
+		add(NSUnshare{Flags: unshare})
+	}
+	add(ForkInit{})
+}
+
+// joinOrder returns the namespaces to join by path: user, the others in
+// config order, mount.
+func joinOrder(nss []configs.Namespace) []configs.Namespace {
+	var first, middle, last []configs.Namespace
+	for _, ns := range nss {
+		switch {
+		case ns.Path == "":
+		case ns.Type == configs.NEWUSER:
+			first = append(first, ns)
+		case ns.Type == configs.NEWNS:
+			last = append(last, ns)
+		default:
+			middle = append(middle, ns)
+		}
+	}
+	return append(append(first, middle...), last...)
+}
+
+func hooksWanted(cfg *configs.Config, tag uint32) bool {
+	h := cfg.Hooks
+	if h == nil {
+		return false
+	}
+	switch tag {
+	case SyncCreateRuntime:
+		return len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 //nolint:staticcheck // prestart is deprecated but still run
+	case SyncCreateContainer:
+		return len(h.CreateContainer) > 0
+	}
+	return false
+}
+
+// planMounts adds config.json's mounts, then /dev's devices and links
+// unless /dev comes from the host.
+func planMounts(cfg *configs.Config, o Options, add func(Step)) {
+	devBound := false
+	for _, m := range cfg.Mounts {
+		if m.Destination == "/dev" && m.Bind {
+			devBound = true
+		}
+		switch {
+		case m.Type == "cgroup" || m.Type == "cgroup2":
+			planCgroupMount(m, o, add)
+		case m.Bind:
+			set, clr := mountAttrs(m.Flags, m.ClearFlags)
+			add(MountBind{
+				Source: m.Source, Dest: m.Destination, Recursive: m.Flags&unix.MS_REC != 0,
+				AttrSet: set, AttrClear: clr,
+				RecAttrSet: m.RecAttrSet, RecAttrClear: m.RecAttrClear,
+			})
+		default:
+			set, _ := mountAttrs(m.Flags, 0)
+			add(MountFS{
+				FSType: m.Type, Source: m.Source, Dest: m.Destination,
+				AttrSet: set, Params: fsParams(m),
+				DestNoSymlinks: m.Type == "proc" || m.Type == "sysfs",
+			})
+		}
+		for _, p := range m.Propagation {
+			add(MountSetattr{Dest: m.Destination, Propagation: p &^ unix.MS_REC, Recursive: p&unix.MS_REC != 0})
+		}
+	}
+	if devBound {
+		return
+	}
+	userns := cfg.HasNamespace(configs.NEWUSER)
+	seen := map[string]bool{}
+	for _, d := range cfg.Devices {
+		seen[d.Path] = true
+		add(deviceStep(d, userns))
+	}
+	for _, l := range devSymlinks {
+		add(Symlink{Target: l[0], Link: l[1]})
+	}
+	if hasMountAt(cfg, "/dev/pts") && !seen["/dev/ptmx"] {
+		add(Symlink{Target: "pts/ptmx", Link: "/dev/ptmx"})
+	}
+}
+
+func hasMountAt(cfg *configs.Config, dest string) bool {
+	for _, m := range cfg.Mounts {
+		if m.Destination == dest {
+			return true
+		}
+	}
+	return false
+}
+
+func deviceStep(d configs.Device, userns bool) Device {
+	mode := d.FileMode & 0o7777
+	if mode == 0 {
+		mode = 0o666
+	}
+	switch d.Type {
+	case 'c', 'u':
+		mode |= unix.S_IFCHR
+	case 'b':
+		mode |= unix.S_IFBLK
+	case 'p':
+		mode |= unix.S_IFIFO
+	}
+	return Device{
+		Path: d.Path, Mode: mode, Major: uint32(d.Major), Minor: uint32(d.Minor),
+		UID: d.UID, GID: d.GID,
+		// mknod is denied in a user namespace: show the host's node.
+		Bind: userns,
+	}
+}
+
+// planCgroupMount shows the container its own cgroups: a cgroup2 mount
+// on a unified host, or on v1 a tmpfs with each controller's directory
+// bound in.
+func planCgroupMount(m configs.Mount, o Options, add func(Step)) {
+	set, _ := mountAttrs(m.Flags, 0)
+	if o.CgroupV2 {
+		add(MountFS{FSType: "cgroup2", Source: "cgroup", Dest: m.Destination, AttrSet: set})
+		return
+	}
+	add(MountFS{
+		FSType: "tmpfs", Source: "tmpfs", Dest: m.Destination,
+		AttrSet: set &^ unix.MOUNT_ATTR_RDONLY,
+		Params:  []FSParam{{Key: "mode", Value: "755"}},
+	})
+	for _, b := range o.CgroupMounts {
+		dest := path.Join(m.Destination, b.Name)
+		add(MountBind{Source: b.Source, Dest: dest, AttrSet: set | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC})
+		for _, l := range b.Links {
+			add(Symlink{Target: b.Name, Link: path.Join(m.Destination, l)})
+		}
+	}
+	if set&unix.MOUNT_ATTR_RDONLY != 0 {
+		add(MountSetattr{Dest: m.Destination, AttrSet: unix.MOUNT_ATTR_RDONLY})
+	}
+}
+
+// mountAttrs converts MS_* flags to MOUNT_ATTR_* set and clear masks.
+func mountAttrs(flags, clear uint64) (set, clr uint64) {
+	pairs := []struct{ ms, attr uint64 }{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+		{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+		{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+		{unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	}
+	for _, p := range pairs {
+		if flags&p.ms != 0 {
+			set |= p.attr
+		}
+		if clear&p.ms != 0 {
+			clr |= p.attr
+		}
+	}
+	// Access-time modes are one field: setting one clears the others.
+	switch {
+	case flags&unix.MS_STRICTATIME != 0:
+		set |= unix.MOUNT_ATTR_STRICTATIME
+		clr |= unix.MOUNT_ATTR__ATIME
+	case flags&unix.MS_NOATIME != 0:
+		set |= unix.MOUNT_ATTR_NOATIME
+		clr |= unix.MOUNT_ATTR__ATIME
+	case flags&unix.MS_RELATIME != 0:
+		set |= unix.MOUNT_ATTR_RELATIME
+		clr |= unix.MOUNT_ATTR__ATIME
+	}
+	return set, clr
+}
+
+// fsParams turns the filesystem's options and its superblock flags into
+// fsconfig() parameters.
+func fsParams(m configs.Mount) []FSParam {
+	var ps []FSParam
+	sbFlags := []struct {
+		ms   uint64
+		name string
+	}{
+		{unix.MS_SYNCHRONOUS, "sync"},
+		{unix.MS_DIRSYNC, "dirsync"},
+		{unix.MS_LAZYTIME, "lazytime"},
+		{unix.MS_MANDLOCK, "mand"},
+	}
+	for _, f := range sbFlags {
+		if m.Flags&f.ms != 0 {
+			ps = append(ps, FSParam{Key: f.name, Flag: true})
+		}
+	}
+	for _, opt := range strings.Split(m.Data, ",") {
+		if opt == "" {
+			continue
+		}
+		if k, v, ok := strings.Cut(opt, "="); ok {
+			ps = append(ps, FSParam{Key: k, Value: v})
+		} else {
+			ps = append(ps, FSParam{Key: opt, Flag: true})
+		}
+	}
+	return ps
+}
+
+// sysctlPath turns "net.ipv4.conf.eth0/100.rp_filter" into the path
+// under /proc/sys: dots are separators, slashes were dots in a name.
+func sysctlPath(key string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, key)
+}

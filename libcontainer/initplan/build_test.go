@@ -1,0 +1,147 @@
+package initplan
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+)
+
+func testOptions() Options {
+	return Options{
+		FifoFd:       4,
+		HostBounding: 1<<unix.CAP_CHOWN | 1<<unix.CAP_KILL,
+		LastCap:      40,
+		CapByName:    map[string]uint32{"CAP_CHOWN": unix.CAP_CHOWN, "CAP_KILL": unix.CAP_KILL, "CAP_SYS_RESOURCE": unix.CAP_SYS_RESOURCE},
+	}
+}
+
+func baseConfig() *configs.Config {
+	return &configs.Config{
+		Rootfs:     "/bundle/rootfs",
+		Namespaces: []configs.Namespace{{Type: configs.NEWNS}, {Type: configs.NEWPID}},
+		Process:    configs.Process{Args: []string{"sh"}, Env: []string{"PATH=/bin:/usr/bin"}, Cwd: "/"},
+	}
+}
+
+func stepsOf[T Step](p *Plan) []T {
+	var out []T
+	for _, s := range p.Steps {
+		if v, ok := s.(T); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func TestNamespaceOrder(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Namespaces = []configs.Namespace{
+		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
+		{Type: configs.NEWNS},
+		{Type: configs.NEWUSER, Path: "/proc/1/ns/user"},
+		{Type: configs.NEWPID},
+	}
+	r, err := Build(cfg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/1/ns/user"},
+		NSJoin{Type: unix.CLONE_NEWNET, Path: "/proc/1/ns/net"},
+		NSUnshare{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID},
+		ForkInit{},
+	}
+	if !reflect.DeepEqual(r.Plan.Steps[:4], want) {
+		t.Fatalf("stage 1 = %#v", r.Plan.Steps[:4])
+	}
+}
+
+func TestPlanEndsWithFifoThenExec(t *testing.T) {
+	r, err := Build(baseConfig(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(r.Plan.Steps)
+	if _, ok := r.Plan.Steps[n-1].(Exec); !ok {
+		t.Fatalf("last step %v", r.Plan.Steps[n-1])
+	}
+	if w, ok := r.Plan.Steps[n-2].(WaitExecFifo); !ok || w.Fd != 4 {
+		t.Fatalf("second to last step %v", r.Plan.Steps[n-2])
+	}
+	if rs := stepsOf[ExecResolve](r.Plan); len(rs) != 1 || rs[0].Path != "/bin:/usr/bin" {
+		t.Fatalf("exec resolve %v", rs)
+	}
+	if rf := stepsOf[Rootfs](r.Plan); len(rf[0].Propagation) != 1 || rf[0].Propagation[0] != unix.MS_SLAVE|unix.MS_REC {
+		t.Fatalf("default root propagation %x", rf[0].Propagation)
+	}
+	if _, err := Encode(r.Plan); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCapabilitiesUngrantableAreWarnings(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Process.Capabilities = &configs.Capabilities{
+		Bounding:  []string{"CAP_CHOWN", "CAP_SYS_RESOURCE", "CAP_NOPE"},
+		Effective: []string{"CAP_KILL"},
+	}
+	r, err := Build(cfg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := stepsOf[CapsBounding](r.Plan)[0]
+	if b.Keep != 1<<unix.CAP_CHOWN {
+		t.Fatalf("bounding %x", b.Keep)
+	}
+	if c := stepsOf[Caps](r.Plan)[0]; c.Effective != 1<<unix.CAP_KILL {
+		t.Fatalf("effective %x", c.Effective)
+	}
+	if len(r.Warnings) != 2 || !strings.Contains(r.Warnings[0], "CAP_SYS_RESOURCE") || !strings.Contains(r.Warnings[1], "CAP_NOPE") {
+		t.Fatalf("warnings %q", r.Warnings)
+	}
+}
+
+func TestMountAttrs(t *testing.T) {
+	set, clr := mountAttrs(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_RELATIME, unix.MS_NODEV)
+	if set != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RELATIME {
+		t.Fatalf("set %x", set)
+	}
+	if clr != unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR__ATIME {
+		t.Fatalf("clear %x", clr)
+	}
+}
+
+func TestFSParams(t *testing.T) {
+	got := fsParams(configs.Mount{Data: "size=64k,newinstance,,mode=755", Flags: unix.MS_DIRSYNC})
+	want := []FSParam{{Key: "dirsync", Flag: true}, {Key: "size", Value: "64k"}, {Key: "newinstance", Flag: true}, {Key: "mode", Value: "755"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%#v", got)
+	}
+}
+
+func TestSysctlPath(t *testing.T) {
+	if got := sysctlPath("net.ipv4.conf.eth0/100.rp_filter"); got != "net/ipv4/conf/eth0.100/rp_filter" {
+		t.Fatal(got)
+	}
+}
+
+func TestDevicesSkippedWhenDevIsBound(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Devices = []configs.Device{{Path: "/dev/null", Type: 'c', Major: 1, Minor: 3}}
+	cfg.Mounts = []configs.Mount{{Source: "/dev", Destination: "/dev", Bind: true}}
+	r, _ := Build(cfg, testOptions())
+	if len(stepsOf[Device](r.Plan)) != 0 {
+		t.Fatal("devices planned over a bound /dev")
+	}
+	cfg.Mounts = nil
+	cfg.Namespaces = append(cfg.Namespaces, configs.Namespace{Type: configs.NEWUSER})
+	r, _ = Build(cfg, testOptions())
+	d := stepsOf[Device](r.Plan)
+	if len(d) != 1 || !d[0].Bind || d[0].Mode != unix.S_IFCHR|0o666 {
+		t.Fatalf("devices in a user namespace %#v", d)
+	}
+}
