@@ -1,0 +1,24 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-runtime/skiff/libcontainer"
+)
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container",
+	ArgsUsage: "<container-id>",
+	Description: `The create command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem. The container waits in the "created" state until "skiff start".`,
+	Flags: createFlags,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+			return err
+		}
+		_, err := libcontainer.Create(createOptionsFromContext(ctx, ctx.Args().First()))
+		return err
+	},
+}

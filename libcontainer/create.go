@@ -1,0 +1,246 @@
+// Package libcontainer is skiff's engine: it creates containers from a
+// validated config, keeps their state, and starts, signals and removes
+// them. The container's init itself is C (libcontainer/nsenter) carrying
+// out a plan made here (libcontainer/initplan).
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/state"
+	"github.com/skiff-runtime/skiff/specconv"
+)
+
+// CreateOptions are `skiff create`'s inputs.
+type CreateOptions struct {
+	ID, Bundle, StateRoot string
+
+	NoPivot, NoNewKeyring, SystemdCgroup, Rootless bool
+
+	ConsoleSocket, PidFile string
+	PreserveFDs            int
+
+	// OnConsole, if set, takes the pty master of a container with a
+	// terminal instead of the console socket (`run` in the foreground).
+	OnConsole func(master *os.File) error
+}
+
+// Create makes the container and returns once its init waits on the
+// exec fifo and state.json is saved. On failure nothing is left: no
+// state dir, cgroup, mount or process.
+func Create(opts *CreateOptions) (*state.State, error) {
+	t0 := time.Now()
+	if err := specconv.ValidateID(opts.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(opts.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	spec, err := specconv.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := specconv.ToConfig(spec, bundle, specconv.Options{
+		NoPivotRoot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, Rootless: opts.Rootless,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Process.Terminal && opts.ConsoleSocket == "" && opts.OnConsole == nil {
+		return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
+	}
+	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
+		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
+	}
+	logs.Debugf("create %s: config ready in %v", opts.ID, time.Since(t0))
+
+	dir, err := state.CreateDir(opts.StateRoot, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, start: t0}
+	st, err := c.run()
+	if err != nil {
+		c.undo()
+		return nil, err
+	}
+	return st, nil
+}
+
+// creation holds what a create made so far, so undo can remove it.
+type creation struct {
+	opts   *CreateOptions
+	cfg    *configs.Config
+	dir    string
+	bundle string
+	start  time.Time
+	cg     cgroups.Manager
+	init   *initProcess
+}
+
+func (c *creation) run() (*state.State, error) {
+	unlock, err := state.Lock(c.opts.StateRoot, c.opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	fifoPath := filepath.Join(c.dir, state.ExecFifo)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// mkfifo applies the umask; the init may run as any user.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	c.cg, err = cgroups.New(c.opts.ID, c.cfg, c.opts.SystemdCgroup, c.opts.Rootless)
+	if err != nil {
+		return nil, err
+	}
+
+	// fds in the init: 0-2 stdio, 3.. --preserve-fds, then the socket and
+	// the fifo.
+	fifoFd := 3 + c.opts.PreserveFDs + 1
+	hostCaps, err := hostCapabilities()
+	if err != nil {
+		return nil, err
+	}
+	po := initplan.Options{
+		PreserveFDs:  c.opts.PreserveFDs,
+		FifoFd:       fifoFd,
+		HostBounding: hostCaps.bounding,
+		LastCap:      hostCaps.last,
+		CapByName:    hostCaps.byName,
+		Rootless:     c.opts.Rootless,
+	}
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := c.cg.Set(c.cfg.Resources); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	po.CgroupMounts, po.CgroupV2 = cgroupMounts(c.cg.Paths())
+	res, err := initplan.Build(c.cfg, po)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range res.Warnings {
+		logs.Warnf("%s", w)
+	}
+	if c.cfg.Process.OOMScoreAdj != nil {
+		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
+			return nil, err
+		}
+	}
+	logs.Debugf("create %s: init started, plan of %d steps at %v", c.opts.ID, len(res.Plan.Steps), time.Since(c.start))
+
+	st := &state.State{
+		ID:          c.opts.ID,
+		Bundle:      c.bundle,
+		Rootfs:      c.cfg.Rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       "",
+		CgroupPaths: c.cg.Paths(),
+		Config:      c.cfg,
+	}
+	h := &initHandler{cfg: c.cfg}
+	h.onSync = func(tag uint32, pid int) error { return runCreateHooks(c.cfg, st, tag, pid) }
+	h.onConsole = func(master *os.File) error {
+		if c.opts.OnConsole != nil {
+			return c.opts.OnConsole(master)
+		}
+		defer master.Close()
+		return sendConsole(c.opts.ConsoleSocket, master)
+	}
+	h.onReady = func(pid int) error {
+		st.InitPID = pid
+		t, err := state.StartTime(pid)
+		if err != nil {
+			return fmt.Errorf("init process: %w", err)
+		}
+		st.InitStartTime = t
+		st.NamespacePaths = namespacePaths(c.cfg, pid)
+		if err := state.Save(c.opts.StateRoot, st); err != nil {
+			return err
+		}
+		if c.opts.PidFile != "" {
+			return writePidFile(c.opts.PidFile, pid)
+		}
+		return nil
+	}
+	if err := c.init.run(res.Plan, h); err != nil {
+		return nil, err
+	}
+	logs.Debugf("create %s: ready in %v", c.opts.ID, time.Since(c.start))
+	return st, nil
+}
+
+// undo removes everything a failed create made.
+func (c *creation) undo() {
+	if c.init != nil {
+		c.init.kill()
+	}
+	if c.cg != nil {
+		if err := c.cg.Destroy(); err != nil {
+			logs.Warnf("remove cgroup of %s: %v", c.opts.ID, err)
+		}
+	}
+	if c.opts.PidFile != "" {
+		_ = os.Remove(c.opts.PidFile)
+	}
+	if err := state.Remove(c.opts.StateRoot, c.opts.ID); err != nil {
+		logs.Warnf("remove state of %s: %v", c.opts.ID, err)
+	}
+}
+
+// namespacePaths records where exec finds each namespace of the init.
+func namespacePaths(cfg *configs.Config, pid int) map[configs.NamespaceType]string {
+	names := map[configs.NamespaceType]string{
+		configs.NEWNS: "mnt", configs.NEWUTS: "uts", configs.NEWIPC: "ipc", configs.NEWUSER: "user",
+		configs.NEWPID: "pid", configs.NEWNET: "net", configs.NEWCGROUP: "cgroup", configs.NEWTIME: "time",
+	}
+	paths := make(map[configs.NamespaceType]string, len(cfg.Namespaces))
+	for _, ns := range cfg.Namespaces {
+		paths[ns.Type] = fmt.Sprintf("/proc/%d/ns/%s", pid, names[ns.Type])
+	}
+	return paths
+}
+
+// writePidFile writes pid atomically, as engines read it at any time.
+func writePidFile(path string, pid int) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}

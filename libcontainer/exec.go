@@ -1,0 +1,86 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/state"
+)
+
+// ExecOptions are `skiff exec`'s inputs besides the container.
+type ExecOptions struct {
+	Process       *configs.Process
+	PreserveFDs   int
+	PidFile       string
+	ConsoleSocket string
+	// OnConsole takes the pty master when the caller proxies the
+	// terminal itself; otherwise it goes to ConsoleSocket.
+	OnConsole func(master *os.File) error
+}
+
+// Exec starts a process in the running container st and returns its pid
+// once it has execve()d. The caller waits for it: it is reparented to the
+// caller when the caller is a child subreaper.
+func Exec(st *state.State, o *ExecOptions) (int, error) {
+	if o.Process.Terminal && o.ConsoleSocket == "" && o.OnConsole == nil {
+		return 0, errors.New("cannot allocate tty if runc will detach without setting console socket")
+	}
+	hc, err := hostCapabilities()
+	if err != nil {
+		return 0, err
+	}
+	_, userns := st.NamespacePaths[configs.NEWUSER]
+	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
+		Options: initplan.Options{
+			PreserveFDs: o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
+			Rootless: st.Config != nil && st.Config.Rootless,
+		},
+		NamespacePaths: st.NamespacePaths,
+		UserNS:         userns,
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range res.Warnings {
+		logs.Warnf("%s", w)
+	}
+	p, err := startInit(o.PreserveFDs, nil)
+	if err != nil {
+		return 0, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			p.kill()
+		}
+	}()
+	if err := cgroups.Load(st.CgroupPaths).Apply(p.stage1Pid()); err != nil {
+		return 0, fmt.Errorf("join the container's cgroup: %w", err)
+	}
+	pid := 0
+	h := &initHandler{}
+	h.onPid = func(got int) error {
+		pid = got
+		if o.PidFile != "" {
+			return writePidFile(o.PidFile, got)
+		}
+		return nil
+	}
+	h.onConsole = func(master *os.File) error {
+		if o.OnConsole != nil {
+			return o.OnConsole(master)
+		}
+		defer master.Close()
+		return sendConsole(o.ConsoleSocket, master)
+	}
+	if err := p.run(res.Plan, h); err != nil {
+		return 0, err
+	}
+	ok = true
+	return pid, nil
+}

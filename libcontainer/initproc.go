@@ -1,0 +1,363 @@
+package libcontainer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
+)
+
+// initProcess is the parent's end of one `skiff init`: the first stage
+// it started, and the socket the protocol of initplan/wire.go runs on.
+type initProcess struct {
+	cmd      *exec.Cmd
+	sock     int
+	pids     map[int]bool // every pid that sent a frame: stage 1 and the init
+	received *os.File     // the last fd the init sent
+}
+
+// InitError is a failure the init reported: which step, what it did,
+// and the errno.
+type InitError struct {
+	Step   int
+	What   string // the step, as initplan describes it
+	Op     string
+	Detail string
+	Errno  syscall.Errno
+}
+
+func (e *InitError) Error() string {
+	msg := e.Op + ": " + e.Detail
+	if e.Op == "exec" && e.Errno == unix.ENOENT {
+		// runc's wording, which engines and users know.
+		return "exec: " + e.Detail
+	}
+	if e.Errno != 0 {
+		msg += ": " + e.Errno.Error()
+	}
+	return msg
+}
+
+func (e *InitError) Unwrap() error { return e.Errno }
+
+// startInit starts `skiff init` with the preserved fds 3.. and then the
+// socket and extra (the exec fifo).
+func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	// The kernel then stamps each frame with its sender's pid.
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	child := os.NewFile(uintptr(fds[1]), "init-socket")
+	defer child.Close()
+
+	exe, err := sealedExe()
+	if err != nil {
+		unix.Close(fds[0])
+		return nil, err
+	}
+	files := make([]*os.File, 0, preserveFDs+1+len(extra))
+	for i := 0; i < preserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	files = append(files, child)
+	files = append(files, extra...)
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{"skiff", "init", strconv.Itoa(3 + preserveFDs)},
+		Env:        []string{},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: files,
+		SysProcAttr: &syscall.SysProcAttr{
+			Pdeathsig: unix.SIGKILL,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}}, nil
+}
+
+func (p *initProcess) stage1Pid() int { return p.cmd.Process.Pid }
+
+// initHandler answers the init's requests during a create.
+type initHandler struct {
+	cfg       *configs.Config
+	onReady   func(pid int) error
+	onSync    func(tag uint32, pid int) error
+	onConsole func(master *os.File) error
+	// onPid is set for exec: the process reported its pid, and the run
+	// ends at EOF (execve closed the socket).
+	onPid  func(pid int) error
+	gotPid bool
+}
+
+// run sends the plan and serves the init until it is ready (create) or
+// the socket closes (exec: the socket is close-on-exec).
+func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
+	defer func() {
+		unix.Close(p.sock)
+		p.sock = -1
+	}()
+	payload, err := initplan.Encode(plan)
+	if err != nil {
+		return err
+	}
+	if err := writeAll(p.sock, initplan.Frame(initplan.MsgBootstrap, payload)); err != nil {
+		return fmt.Errorf("send init plan: %w", err)
+	}
+	for {
+		typ, body, pid, err := p.readFrame()
+		if errors.Is(err, io.EOF) {
+			if h.gotPid {
+				_ = p.cmd.Wait()
+				return nil
+			}
+			return p.exitedEarly()
+		}
+		if err != nil {
+			return fmt.Errorf("read from init: %w", err)
+		}
+		if pid > 0 {
+			p.pids[pid] = true
+		}
+		switch typ {
+		case initplan.MsgUsermapReq:
+			if err := writeIDMaps(pid, h.cfg); err != nil {
+				return err
+			}
+		case initplan.MsgTimensReq:
+			if err := writeTimeOffsets(pid, h.cfg); err != nil {
+				return err
+			}
+		case initplan.MsgSyncReq:
+			if len(body) != 4 {
+				return errors.New("init: bad sync request")
+			}
+			if h.onSync != nil {
+				if err := h.onSync(binary.NativeEndian.Uint32(body), pid); err != nil {
+					return err
+				}
+			}
+		case initplan.MsgPtyMaster:
+			master := p.received
+			p.received = nil
+			if master == nil {
+				return errors.New("init: pty master frame without an fd")
+			}
+			if h.onConsole == nil {
+				master.Close()
+				return errors.New("init sent a terminal nobody asked for")
+			}
+			// onConsole owns master from here on.
+			if err := h.onConsole(master); err != nil {
+				return err
+			}
+			continue
+		case initplan.MsgPid:
+			if h.onPid == nil || h.gotPid {
+				return errors.New("init: unexpected pid report")
+			}
+			h.gotPid = true
+			if err := h.onPid(pid); err != nil {
+				return err
+			}
+			continue
+		case initplan.MsgLog:
+			logFromInit(body)
+			continue
+		case initplan.MsgError:
+			return decodeInitError(body, plan)
+		case initplan.MsgReady:
+			if err := h.onReady(pid); err != nil {
+				return err
+			}
+			if err := writeAll(p.sock, initplan.Frame(initplan.MsgAck, nil)); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			// Reap stage 1, which exited after forking the init.
+			_ = p.cmd.Wait()
+			return nil
+		default:
+			return fmt.Errorf("init: unexpected frame %d", typ)
+		}
+		if err := writeAll(p.sock, initplan.Frame(initplan.MsgAck, nil)); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+	}
+}
+
+// exitedEarly explains an EOF before the init reported ready.
+func (p *initProcess) exitedEarly() error {
+	err := p.cmd.Wait()
+	if err != nil {
+		return fmt.Errorf("init exited before it was ready: %w", err)
+	}
+	return errors.New("init exited before it was ready")
+}
+
+// kill ends every process of this init that is still there.
+func (p *initProcess) kill() {
+	if p.sock >= 0 {
+		unix.Close(p.sock)
+		p.sock = -1
+	}
+	for pid := range p.pids {
+		if pid != p.cmd.Process.Pid {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// readFrame reads one frame and the pid the kernel stamped on it. An fd
+// sent with the frame (MSG_PTY_MASTER) is left in p.received.
+func (p *initProcess) readFrame() (typ uint32, body []byte, pid int, err error) {
+	fd := p.sock
+	hdr := make([]byte, 8)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4))
+	got := 0
+	for got < len(hdr) {
+		n, oobn, _, _, err := unix.Recvmsg(fd, hdr[got:], oob, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		if n == 0 {
+			return 0, nil, 0, io.EOF
+		}
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return 0, nil, 0, fmt.Errorf("control message: %w", err)
+			}
+			for _, m := range msgs {
+				if cred, err := unix.ParseUnixCredentials(&m); err == nil && got == 0 {
+					pid = int(cred.Pid)
+				}
+				if fds, err := unix.ParseUnixRights(&m); err == nil {
+					for _, f := range fds {
+						unix.CloseOnExec(f)
+						if p.received != nil {
+							p.received.Close()
+						}
+						p.received = os.NewFile(uintptr(f), "/dev/ptmx")
+					}
+				}
+			}
+		}
+		got += n
+	}
+	typ = binary.NativeEndian.Uint32(hdr[0:])
+	size := binary.NativeEndian.Uint32(hdr[4:])
+	if size > initplan.MaxFrame {
+		return 0, nil, 0, fmt.Errorf("frame of %d bytes", size)
+	}
+	body = make([]byte, size)
+	for got := 0; got < len(body); {
+		n, err := unix.Read(fd, body[got:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		if n == 0 {
+			return 0, nil, 0, io.ErrUnexpectedEOF
+		}
+		got += n
+	}
+	return typ, body, pid, nil
+}
+
+// wireReader reads the C side's str fields.
+type wireReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *wireReader) u32() uint32 {
+	if len(r.b) < 4 {
+		r.bad = true
+		return 0
+	}
+	v := binary.NativeEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *wireReader) str() string {
+	n := int(r.u32())
+	if r.bad || n+1 > len(r.b) {
+		r.bad = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n+1:]
+	return s
+}
+
+func decodeInitError(body []byte, plan *initplan.Plan) error {
+	r := &wireReader{b: body}
+	e := &InitError{Errno: syscall.Errno(r.u32())}
+	e.Step = int(r.u32())
+	e.Op = r.str()
+	e.Detail = r.str()
+	if r.bad {
+		return errors.New("init failed (garbled error report)")
+	}
+	if e.Step >= 0 && e.Step < len(plan.Steps) {
+		e.What = plan.Steps[e.Step].String()
+	}
+	logs.Debugf("init failed at step %d (%s): %v", e.Step, e.What, e)
+	return e
+}
+
+func logFromInit(body []byte) {
+	r := &wireReader{b: body}
+	level := r.u32()
+	msg := r.str()
+	if r.bad {
+		return
+	}
+	if level == initplan.LogLevelDebug {
+		logs.Debugf("init: %s", msg)
+	} else {
+		logs.Warnf("%s", msg)
+	}
+}
