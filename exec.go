@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer"
+	"github.com/skiff-runtime/skiff/libcontainer/signals"
+	"github.com/skiff-runtime/skiff/libcontainer/state"
+	"github.com/skiff-runtime/skiff/specconv"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "execute new process inside the container",
+	ArgsUsage: "<container-id> <command> [command options]  || -p process.json <container-id>",
+	Description: `The exec command executes a new process inside an existing container.
+With --process, the process comes from a JSON file in the runtime-spec's
+process format; otherwise from the container's own process, changed by
+the flags and with the arguments given.`,
+	Flags: []cli.Flag{
+		consoleSocketFlag,
+		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to the process.json"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		pidFileFlag,
+		&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
+		&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
+		preserveFDsFlag,
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+	},
+	SkipFlagParsing: false,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, minArgs); err != nil {
+			return err
+		}
+		status, err := execProcess(ctx)
+		if err != nil {
+			return fmt.Errorf("exec failed: %w", err)
+		}
+		os.Exit(status)
+		return nil
+	},
+}
+
+func execProcess(ctx *cli.Context) (int, error) {
+	root := stateRoot(ctx)
+	st, err := loadContainer(ctx)
+	if err != nil {
+		return -1, err
+	}
+	switch status := st.Status(root); status {
+	case state.Stopped:
+		return -1, errors.New("cannot exec in a stopped container")
+	case state.Paused:
+		if !ctx.Bool("ignore-paused") {
+			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	}
+	if len(ctx.StringSlice("cgroup")) > 0 {
+		return -1, errors.New("--cgroup: sub-cgroups are not supported yet")
+	}
+	sp, err := execSpecProcess(ctx, st)
+	if err != nil {
+		return -1, err
+	}
+	proc, err := specconv.ToProcess(sp)
+	if err != nil {
+		return -1, err
+	}
+	detach := ctx.Bool("detach")
+	opts := &libcontainer.ExecOptions{
+		Process:       &proc,
+		PreserveFDs:   int(ctx.Uint("preserve-fds")),
+		PidFile:       absPath(ctx.String("pid-file")),
+		ConsoleSocket: absPath(ctx.String("console-socket")),
+	}
+	var tty *ttyProxy
+	if proc.Terminal && opts.ConsoleSocket == "" && !detach {
+		tty = newTTYProxy()
+		opts.OnConsole = tty.take
+		defer tty.close()
+	}
+	fwd := signals.Notify()
+	defer fwd.Stop()
+	if !detach {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	pid, err := libcontainer.Exec(st, opts)
+	if err != nil {
+		return -1, err
+	}
+	if detach {
+		return 0, nil
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	return fwd.Forward(pid, pidfd)
+}
+
+// execSpecProcess builds the process: from --process, or from the
+// container's process with the flags applied.
+func execSpecProcess(ctx *cli.Context, st *state.State) (*specs.Process, error) {
+	if path := ctx.String("process"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: %w", path, err)
+		}
+		return &p, nil
+	}
+	if st.Config == nil || st.Config.Spec == nil || st.Config.Spec.Process == nil {
+		return nil, errors.New("the container's state has no process to start from")
+	}
+	base := *st.Config.Spec.Process
+	p := &base
+	p.Args = ctx.Args().Slice()[1:]
+	if len(p.Args) == 0 {
+		return nil, errors.New("exec: no command given")
+	}
+	p.Terminal = ctx.Bool("tty")
+	p.ConsoleSize = nil
+	if cwd := ctx.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	p.Env = append(append([]string(nil), p.Env...), ctx.StringSlice("env")...)
+	if u := ctx.String("user"); u != "" {
+		uid, gid, err := parseUser(u)
+		if err != nil {
+			return nil, err
+		}
+		p.User.UID = uid
+		if gid != nil {
+			p.User.GID = *gid
+		}
+	}
+	if gids := ctx.Int64Slice("additional-gids"); len(gids) > 0 {
+		p.User.AdditionalGids = nil
+		for _, g := range gids {
+			if g < 0 || g > math.MaxUint32 {
+				return nil, fmt.Errorf("--additional-gids: %d is out of range", g)
+			}
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
+	}
+	if caps := ctx.StringSlice("cap"); len(caps) > 0 {
+		c := &specs.LinuxCapabilities{}
+		if p.Capabilities != nil {
+			*c = *p.Capabilities
+		}
+		// Never the inheritable set (CVE-2022-29162).
+		for _, name := range caps {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			c.Bounding = append(c.Bounding, name)
+			c.Effective = append(c.Effective, name)
+			c.Permitted = append(c.Permitted, name)
+		}
+		p.Capabilities = c
+	}
+	if ctx.Bool("no-new-privs") {
+		p.NoNewPrivileges = true
+	}
+	if l := ctx.String("process-label"); l != "" {
+		p.SelinuxLabel = l
+	}
+	if a := ctx.String("apparmor"); a != "" {
+		p.ApparmorProfile = a
+	}
+	return p, nil
+}
+
+// parseUser reads "uid" or "uid:gid", numbers only: a name is never
+// looked up in the container's files (CVE-2016-3697), and anything
+// malformed ("1000:", ":1000", out of range) is an error, never root.
+func parseUser(s string) (uint32, *uint32, error) {
+	us, gs, hasGid := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--user %q: uid must be a number from 0 to 4294967295", s)
+	}
+	if !hasGid {
+		return uint32(uid), nil, nil
+	}
+	gid, err := strconv.ParseUint(gs, 10, 32)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--user %q: gid must be a number from 0 to 4294967295", s)
+	}
+	g := uint32(gid)
+	return uint32(uid), &g, nil
+}
