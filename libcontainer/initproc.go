@@ -53,6 +53,10 @@ func (e *InitError) Unwrap() error { return e.Errno }
 // startInit starts `skiff init` with the preserved fds 3.. and then the
 // socket and extra (the exec fifo).
 func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr *os.File) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -81,9 +85,9 @@ func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
 		Path:       exe,
 		Args:       []string{"skiff", "init", strconv.Itoa(3 + preserveFDs)},
 		Env:        []string{},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
 		ExtraFiles: files,
 		SysProcAttr: &syscall.SysProcAttr{
 			Pdeathsig: unix.SIGKILL,

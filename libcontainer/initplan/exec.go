@@ -1,6 +1,8 @@
 package initplan
 
 import (
+	"sort"
+
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
@@ -22,14 +24,10 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
 
 	var nss []configs.Namespace
-	for _, t := range []configs.NamespaceType{
-		configs.NEWUSER, configs.NEWIPC, configs.NEWUTS, configs.NEWNET,
-		configs.NEWPID, configs.NEWCGROUP, configs.NEWTIME, configs.NEWNS,
-	} {
-		if path, ok := o.NamespacePaths[t]; ok {
-			nss = append(nss, configs.Namespace{Type: t, Path: path})
-		}
+	for t, path := range o.NamespacePaths {
+		nss = append(nss, configs.Namespace{Type: t, Path: path})
 	}
+	sortNamespaces(nss)
 	for _, ns := range joinOrder(nss) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
@@ -49,4 +47,40 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	add(ReportPid{})
 	add(Exec{Args: p.Args, Env: p.Env})
 	return r, nil
+}
+
+// BuildHook makes the plan of a createContainer or startContainer hook:
+// join the container's namespaces and execve the hook as root with the
+// runtime's capabilities. Hook paths are absolute (specconv checks) and
+// resolve the same before pivot_root; the parent feeds the state on
+// stdin and enforces the timeout.
+func BuildHook(path string, args, env []string, o ExecOptions) *Plan {
+	p := &Plan{}
+	add := func(s Step) { p.Steps = append(p.Steps, s) }
+	var nss []configs.Namespace
+	for t, path := range o.NamespacePaths {
+		nss = append(nss, configs.Namespace{Type: t, Path: path})
+	}
+	sortNamespaces(nss)
+	for _, ns := range joinOrder(nss) {
+		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
+	}
+	add(ForkInit{})
+	add(ExecResolve{Arg0: path})
+	add(CloexecFds{First: 3})
+	add(ReportPid{})
+	if len(args) == 0 {
+		args = []string{path}
+	}
+	add(Exec{Args: args, Env: env})
+	return p
+}
+
+// sortNamespaces puts namespaces in a fixed order, map order being random.
+func sortNamespaces(nss []configs.Namespace) {
+	rank := map[configs.NamespaceType]int{
+		configs.NEWUSER: 0, configs.NEWIPC: 1, configs.NEWUTS: 2, configs.NEWNET: 3,
+		configs.NEWPID: 4, configs.NEWCGROUP: 5, configs.NEWTIME: 6, configs.NEWNS: 7,
+	}
+	sort.Slice(nss, func(i, j int) bool { return rank[nss[i].Type] < rank[nss[j].Type] })
 }

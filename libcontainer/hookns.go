@@ -1,0 +1,106 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+)
+
+// RunHooksInContainer runs createContainer or startContainer hooks in
+// the namespaces of the container (nsPaths), as runtime-spec v1.3.0
+// asks, through the C stage: the hook is a process that joined them.
+func RunHooksInContainer(kind string, hooks []specs.Hook, nsPaths map[configs.NamespaceType]string, s *specs.State) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	stateJSON, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	// The hook's parent (stage 1) exits after the fork: as subreaper,
+	// skiff inherits the hook and can read its exit status.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become subreaper: %w", err)
+	}
+	for i, h := range hooks {
+		if err := runHookInContainer(h, nsPaths, stateJSON); err != nil {
+			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)
+		}
+	}
+	return nil
+}
+
+func runHookInContainer(h specs.Hook, nsPaths map[configs.NamespaceType]string, stateJSON []byte) error {
+	plan := initplan.BuildHook(h.Path, h.Args, h.Env, initplan.ExecOptions{NamespacePaths: nsPaths})
+	stdin, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer stdin.Close()
+	// The state is small: it fits in the pipe, so no writer goroutine.
+	if _, err := w.Write(stateJSON); err != nil {
+		w.Close()
+		return err
+	}
+	w.Close()
+	p, err := startInitWithStdio(0, nil, stdin, os.Stderr, os.Stderr)
+	if err != nil {
+		return err
+	}
+	pid := 0
+	hh := &initHandler{onPid: func(got int) error { pid = got; return nil }}
+	if err := p.run(plan, hh); err != nil {
+		p.kill()
+		return err
+	}
+	return waitHook(pid, h.Timeout)
+}
+
+// waitHook waits for the hook (a child of skiff as subreaper), killing it
+// once its timeout has passed.
+func waitHook(pid int, timeout *int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	ms := -1
+	if timeout != nil {
+		ms = int((time.Duration(*timeout) * time.Second).Milliseconds())
+	}
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, 0, nil)
+			return fmt.Errorf("timed out after %ds", *timeout)
+		}
+		break
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	if ws.Signaled() {
+		return fmt.Errorf("killed by signal %v", ws.Signal())
+	}
+	if ws.ExitStatus() != 0 {
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	}
+	return nil
+}
