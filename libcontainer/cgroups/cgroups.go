@@ -1,0 +1,265 @@
+// Package cgroups places containers in cgroups and tears them down, as a
+// thin layer over github.com/opencontainers/cgroups that speaks in
+// config.json terms (specs.LinuxResources, linux.cgroupsPath) and in the
+// path maps skiff keeps in state.json.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/cgroups"
+	// Imported for its side effect: without it the library cannot set
+	// device rules, and the devices cgroup is what keeps a container away
+	// from the host's disks.
+	_ "github.com/opencontainers/cgroups/devices"
+	libmanager "github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/cgroups/systemd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+)
+
+// Manager is a container's cgroup, in every hierarchy it belongs to.
+type Manager interface {
+	// Apply creates the cgroup if needed and moves pid into it (-1: only
+	// create it).
+	Apply(pid int) error
+	// Set writes resource limits; nil means the ones given to New.
+	Set(r *specs.LinuxResources) error
+	// Paths maps each controller ("" for the unified hierarchy) to the
+	// cgroup's directory, to be kept in state.json for Load.
+	Paths() map[string]string
+	// Destroy removes the cgroup directories. It waits briefly for
+	// processes that were just killed to leave.
+	Destroy() error
+	// Pids lists every process in the cgroup and its sub-cgroups.
+	Pids() ([]int, error)
+	Freeze() error
+	Thaw() error
+	// Frozen reports whether the freezer holds the cgroup frozen.
+	Frozen() bool
+	// Exists reports whether any of the cgroup's directories exists.
+	Exists() bool
+}
+
+// ScopePrefix names the systemd scope of a container whose
+// linux.cgroupsPath is empty: "skiff-<id>.scope".
+const ScopePrefix = "skiff"
+
+// ErrSystemdNotRunning is returned by New for the systemd driver on a
+// host booted without systemd.
+var ErrSystemdNotRunning = errors.New("systemd cgroup driver requested, but systemd is not running")
+
+// New prepares (without creating anything) the cgroup for container id.
+//
+// With the cgroupfs driver, cfg.CgroupsPath is a path below the cgroup
+// mounts; a relative one (and the default, which is the container ID)
+// is taken relative to skiff's own cgroup, as runc does. With the
+// systemd driver it is "slice:prefix:name", and empty means a scope
+// "skiff-<id>.scope" in systemd's default slice.
+func New(id string, cfg *configs.Config, useSystemd, rootless bool) (Manager, error) {
+	res, err := ConvertResources(cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	cg := &cgroups.Cgroup{Resources: res, Systemd: useSystemd, Rootless: rootless}
+	switch {
+	case useSystemd:
+		if !systemd.IsRunningSystemd() {
+			return nil, ErrSystemdNotRunning
+		}
+		if cfg.CgroupsPath == "" {
+			cg.ScopePrefix, cg.Name = ScopePrefix, id
+			break
+		}
+		parts := strings.Split(cfg.CgroupsPath, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("linux.cgroupsPath: %q is not of the form \"slice:prefix:name\" the systemd cgroup driver needs", cfg.CgroupsPath)
+		}
+		cg.Parent, cg.ScopePrefix, cg.Name = parts[0], parts[1], parts[2]
+	case cfg.CgroupsPath == "":
+		cg.Name = id
+	default:
+		cg.Path = cfg.CgroupsPath
+	}
+	lib, err := libmanager.New(cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup manager: %w", err)
+	}
+	return &manager{lib: lib, res: res}, nil
+}
+
+// Load returns the manager of an existing cgroup from the paths that
+// Paths returned when it was made. With no paths, every operation is a
+// no-op: there is nothing to act on.
+func Load(paths map[string]string) Manager {
+	if len(paths) == 0 {
+		return noCgroup{}
+	}
+	m := &manager{res: &cgroups.Resources{}}
+	// The cgroupfs managers work from the paths alone, whichever driver
+	// made the cgroup; what systemd adds (the scope unit) goes away by
+	// itself once the cgroup is empty and removed.
+	m.lib, m.err = libmanager.NewWithPaths(&cgroups.Cgroup{Resources: m.res}, maps.Clone(paths))
+	return m
+}
+
+type manager struct {
+	lib cgroups.Manager
+	err error // why lib could not be made (Load)
+	res *cgroups.Resources
+}
+
+func (m *manager) Apply(pid int) error {
+	if m.err != nil {
+		return m.err
+	}
+	err := m.lib.Apply(pid)
+	if errors.Is(err, cgroups.ErrRootless) {
+		// Without root and without an explicit cgroupsPath, a cgroup
+		// that cannot be made is not an error (runc's rule); limits,
+		// if any, then fail in Set.
+		return nil
+	}
+	return err
+}
+
+func (m *manager) Set(r *specs.LinuxResources) error {
+	if m.err != nil {
+		return m.err
+	}
+	res := m.res
+	if r != nil {
+		var err error
+		if res, err = ConvertResources(r); err != nil {
+			return err
+		}
+	}
+	if err := m.lib.Set(res); err != nil {
+		return fmt.Errorf("set cgroup limits: %w", err)
+	}
+	m.res = res
+	return nil
+}
+
+func (m *manager) Paths() map[string]string {
+	if m.err != nil {
+		return nil
+	}
+	return maps.Clone(m.lib.GetPaths())
+}
+
+func (m *manager) Destroy() error {
+	if m.err != nil {
+		return m.err
+	}
+	// The library retries rmdir on EBUSY with a short backoff: a cgroup
+	// stays busy for a moment after its last process was reaped.
+	return m.lib.Destroy()
+}
+
+func (m *manager) Pids() ([]int, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	dir := procsDir(m.lib.GetPaths())
+	if dir == "" {
+		return nil, nil
+	}
+	pids, err := cgroups.GetAllPids(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return pids, err
+}
+
+// procsDir picks the hierarchy to list processes from. Every v1
+// hierarchy holds the same processes, but pids and devices are the ones
+// a container always has (devices is mandatory).
+func procsDir(paths map[string]string) string {
+	if len(paths) == 1 {
+		for _, p := range paths {
+			return p
+		}
+	}
+	for _, c := range []string{"pids", "devices", "memory", "freezer", ""} {
+		if p := paths[c]; p != "" {
+			return p
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(paths)) {
+		if p := paths[c]; p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+func (m *manager) Freeze() error {
+	if m.err != nil {
+		return m.err
+	}
+	return m.lib.Freeze(cgroups.Frozen)
+}
+
+func (m *manager) Thaw() error {
+	if m.err != nil {
+		return m.err
+	}
+	return m.lib.Freeze(cgroups.Thawed)
+}
+
+func (m *manager) Frozen() bool {
+	if m.err != nil {
+		return false
+	}
+	return IsFrozen(m.lib.GetPaths())
+}
+
+func (m *manager) Exists() bool {
+	if m.err != nil {
+		return false
+	}
+	for _, p := range m.lib.GetPaths() {
+		if p != "" && cgroups.PathExists(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// noCgroup is the manager of a container that was given no cgroup (a
+// rootless container without cgroup access).
+type noCgroup struct{}
+
+func (noCgroup) Apply(int) error                 { return nil }
+func (noCgroup) Set(*specs.LinuxResources) error { return errors.New("container has no cgroup") }
+func (noCgroup) Paths() map[string]string        { return nil }
+func (noCgroup) Destroy() error                  { return nil }
+func (noCgroup) Pids() ([]int, error)            { return nil, nil }
+func (noCgroup) Freeze() error                   { return errors.New("container has no cgroup to freeze") }
+func (noCgroup) Thaw() error                     { return nil }
+func (noCgroup) Frozen() bool                    { return false }
+func (noCgroup) Exists() bool                    { return false }
+
+// IsFrozen reads the freezer state of a cgroup given by its path map:
+// the v1 freezer hierarchy if the cgroup has one, else cgroup.freeze of
+// the unified hierarchy. It is cheap enough to call for every container
+// `skiff list` shows.
+func IsFrozen(paths map[string]string) bool {
+	if p := paths["freezer"]; p != "" {
+		data, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+		return err == nil && strings.TrimSpace(string(data)) == string(cgroups.Frozen)
+	}
+	if p := paths[""]; p != "" {
+		data, err := os.ReadFile(filepath.Join(p, "cgroup.freeze"))
+		return err == nil && strings.TrimSpace(string(data)) == "1"
+	}
+	return false
+}

@@ -1,0 +1,182 @@
+// Package signals parses signal names as `runc kill` does and relays the
+// signals a foreground `skiff run` receives to the container's init.
+package signals
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
+)
+
+// Parse reads a signal given as a number ("9") or a name in any case,
+// with or without the SIG prefix ("KILL", "sigkill", "SIGKILL").
+// Numbers are not checked: the kernel judges them when signalling.
+func Parse(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	sig := unix.SignalNum(name)
+	if sig == 0 {
+		return 0, fmt.Errorf("unknown signal %q", s)
+	}
+	return sig, nil
+}
+
+// bufferSize is how many signals can wait while the container is being
+// created; more would be dropped by the Go runtime.
+const bufferSize = 2048
+
+// Forwarder catches the signals skiff receives so that they reach the
+// container's init instead of killing skiff.
+type Forwarder struct {
+	ch chan os.Signal
+	// OnWinch, if set, is called for SIGWINCH instead of forwarding it:
+	// with a terminal, the size is copied to the container's console,
+	// whose kernel then signals the foreground process group itself.
+	OnWinch func()
+}
+
+// Notify starts catching every signal. Call it before creating the
+// container: signals that arrive meanwhile are queued and delivered by
+// Forward.
+func Notify() *Forwarder {
+	f := &Forwarder{ch: make(chan os.Signal, bufferSize)}
+	signal.Notify(f.ch)
+	return f
+}
+
+// Stop restores the default handling of signals.
+func (f *Forwarder) Stop() {
+	signal.Stop(f.ch)
+}
+
+// ErrNotChild is returned by Forward when the init exited but was not
+// skiff's child, so its exit status cannot be known.
+var ErrNotChild = errors.New("the container's init exited, but its exit status is unknown: it was not a child of skiff (is --no-subreaper set?)")
+
+// Forward relays signals to the init process pid, known by pidfd,
+// until it exits, reaping any other process that ends up as skiff's
+// child meanwhile. It returns the init's exit status as a shell reports
+// it: the exit code, or 128+signal if a signal killed it.
+func (f *Forwarder) Forward(pid, pidfd int) (int, error) {
+	exited := make(chan error, 1)
+	go func() { exited <- WaitFD(pidfd, -1) }()
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				return -1, err
+			}
+			return waitInit(pid)
+		case s := <-f.ch:
+			sig, ok := s.(unix.Signal)
+			if !ok {
+				continue
+			}
+			switch sig {
+			case unix.SIGCHLD:
+				if status, ok := reap(pid); ok {
+					return status, nil
+				}
+			case unix.SIGURG:
+				// The Go runtime preempts goroutines with SIGURG; it is
+				// not meant for the container.
+			case unix.SIGWINCH:
+				if f.OnWinch != nil {
+					f.OnWinch()
+				}
+			default:
+				logs.Debugf("forwarding signal %d (%v) to init %d", int(sig), sig, pid)
+				if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil && err != unix.ESRCH {
+					logs.Warnf("forward signal %v to init %d: %v", sig, pid, err)
+				}
+			}
+		}
+	}
+}
+
+// ErrTimeout is returned by WaitFD when the process outlived the timeout.
+var ErrTimeout = errors.New("timed out waiting for the process to exit")
+
+// WaitFD blocks until the process behind pidfd has exited, or timeout
+// has passed (a negative timeout waits for ever). It works for any
+// process, child of skiff or not.
+func WaitFD(pidfd int, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		ms := -1
+		if !deadline.IsZero() {
+			ms = max(0, int(time.Until(deadline).Milliseconds()))
+		}
+		n, err := unix.Poll(fds, ms)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return fmt.Errorf("poll pidfd: %w", err)
+		case n == 0:
+			return ErrTimeout
+		case fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0:
+			return nil
+		}
+	}
+}
+
+// reap collects every exited child. It reports the init's status if the
+// init was among them.
+func reap(pid int) (status int, found bool) {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || wpid <= 0 {
+			return status, found
+		}
+		if wpid == pid {
+			status, found = exitStatus(ws), true
+		}
+	}
+}
+
+// waitInit collects the exited init's status, if it is skiff's child.
+func waitInit(pid int) (int, error) {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		switch err {
+		case nil:
+			return exitStatus(ws), nil
+		case unix.EINTR:
+			continue
+		case unix.ECHILD:
+			return -1, ErrNotChild
+		default:
+			return -1, fmt.Errorf("wait for init %d: %w", pid, err)
+		}
+	}
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,69 @@
+// Package state keeps what skiff knows about a container between
+// commands: one directory per container under the state root, holding
+// state.json (written atomically), exec.fifo (present while the
+// container is "created") and a lock file that serializes commands on
+// the same container.
+package state
+
+import (
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+)
+
+// File names inside a container's state directory.
+const (
+	StateFile = "state.json"
+	ExecFifo  = "exec.fifo"
+	LockFile  = "lock"
+)
+
+// Status values, as the OCI state JSON spells them.
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Stopped  = "stopped"
+	Paused   = "paused"
+)
+
+// State is the persisted record of one container.
+type State struct {
+	ID            string    `json:"id"`
+	InitPID       int       `json:"init_pid"`
+	InitStartTime uint64    `json:"init_start_time"` // field 22 of /proc/PID/stat, guards against PID reuse
+	Bundle        string    `json:"bundle"`
+	Rootfs        string    `json:"rootfs"`
+	Created       time.Time `json:"created"`
+	Owner         string    `json:"owner"`
+	// CgroupPaths maps controller name ("" for the unified hierarchy)
+	// to the absolute cgroup directory the container was placed in.
+	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	// NamespacePaths maps namespace type to a path exec can join
+	// (/proc/PID/ns/TYPE of the init, or the configured path).
+	NamespacePaths map[configs.NamespaceType]string `json:"namespace_paths,omitempty"`
+	Config         *configs.Config                  `json:"config"`
+	// Whether the state dir was made by skiff for a container that was
+	// then started (exec.fifo consumed).
+	Started bool `json:"started,omitempty"`
+}
+
+// OCIState returns the runtime-spec state for status.
+func (s *State) OCIState(status string) *specs.State {
+	st := &specs.State{
+		Version:     specs.Version,
+		ID:          s.ID,
+		Status:      specs.ContainerState(status),
+		Bundle:      s.Bundle,
+		Annotations: nil,
+	}
+	if s.Config != nil {
+		st.Annotations = s.Config.Annotations
+	}
+	if status != Stopped {
+		st.Pid = s.InitPID
+	}
+	return st
+}

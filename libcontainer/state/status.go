@@ -1,0 +1,87 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
+)
+
+// Status works out the container's status from the system, not from
+// what was saved: the init's PID must still name the same process (same
+// start time, not a zombie), exec.fifo exists until `skiff start`, and
+// the freezer tells paused from running.
+func (s *State) Status(root string) string {
+	if !s.InitAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(Dir(root, s.ID), ExecFifo)); err == nil {
+		return Created
+	}
+	if cgroups.IsFrozen(s.CgroupPaths) {
+		return Paused
+	}
+	return Running
+}
+
+// InitAlive reports whether the container's init process still runs: a
+// live process with the recorded PID and start time.
+func (s *State) InitAlive() bool {
+	if s.InitPID <= 0 {
+		return false
+	}
+	st, err := readStat(s.InitPID)
+	if err != nil {
+		return false
+	}
+	return st.startTime == s.InitStartTime && st.state != 'Z' && st.state != 'X'
+}
+
+// StartTime returns the start time of process pid (field 22 of
+// /proc/PID/stat, in clock ticks since boot), which with the PID
+// identifies a process across PID reuse.
+func StartTime(pid int) (uint64, error) {
+	st, err := readStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.startTime, nil
+}
+
+type procStat struct {
+	state     byte
+	startTime uint64
+}
+
+func readStat(pid int) (procStat, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseStat(data)
+}
+
+// parseStat reads /proc/PID/stat. The command name (field 2) is in
+// parentheses and may itself hold spaces and parentheses, so fields are
+// counted from the last ')'.
+func parseStat(data []byte) (procStat, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procStat{}, errors.New("malformed /proc/PID/stat: no ')'")
+	}
+	// Fields after the name start with field 3, the state.
+	fields := bytes.Fields(data[i+1:])
+	const startTimeField = 22 - 3
+	if len(fields) <= startTimeField || len(fields[0]) != 1 {
+		return procStat{}, errors.New("malformed /proc/PID/stat: too few fields")
+	}
+	start, err := strconv.ParseUint(string(fields[startTimeField]), 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed /proc/PID/stat start time: %w", err)
+	}
+	return procStat{state: fields[0][0], startTime: start}, nil
+}

@@ -1,0 +1,211 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/specconv"
+)
+
+// Errors with runc's exact texts: tools that drive runc match on them.
+var (
+	ErrNotExist = errors.New("container does not exist")
+	ErrExist    = errors.New("container with given ID already exists")
+	ErrEmptyID  = errors.New("container id cannot be empty")
+)
+
+// checkID makes sure id is one plain directory name, before it is joined
+// to any path.
+func checkID(id string) error {
+	if id == "" {
+		return ErrEmptyID
+	}
+	return specconv.ValidateID(id)
+}
+
+// Dir is the state directory of container id (id must be valid).
+func Dir(root, id string) string {
+	return filepath.Join(root, id)
+}
+
+// CreateDir makes the state directory of a new container, and the state
+// root if needed. It fails with ErrExist if the container exists.
+func CreateDir(root, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", err
+	}
+	dir := Dir(root, id)
+	// 0711: the container's processes may run as another user and must
+	// be able to reach exec.fifo through a path.
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", ErrExist
+		}
+		return "", err
+	}
+	return dir, nil
+}
+
+// Lock takes the container's lock, waiting for any other skiff command
+// holding it. Commands that change a container hold it while they
+// decide and act on the container's status. The lock is tied to an
+// open file, so it is released if skiff dies.
+func Lock(root, id string) (unlock func(), err error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(Dir(root, id), LockFile)
+	fd, err := unix.Open(path, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, ErrNotExist
+		}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// Save writes st to its state.json so that a reader sees either the old
+// or the new file, never a partial one.
+func Save(root string, st *State) error {
+	if err := checkID(st.ID); err != nil {
+		return err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	dir := Dir(root, st.ID)
+	f, err := os.CreateTemp(dir, "."+StateFile+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op once renamed
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}
+
+// Load reads container id's state.json. A container whose directory or
+// state.json is missing (a create that has not finished) does not exist.
+func Load(root, id string) (*State, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(Dir(root, id), StateFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	st := new(State)
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// ListError lists the containers List could not load.
+type ListError struct {
+	Errs []error // one per container: "load container <id>: ..."
+}
+
+func (e *ListError) Error() string { return errors.Join(e.Errs...).Error() }
+
+// List loads every container under root, in directory order. Entries
+// that cannot be loaded are left out and reported in a *ListError,
+// returned next to the containers that could be loaded. Directories
+// without state.json (creates in progress) are skipped silently. A
+// missing root means no containers.
+func List(root string) ([]*State, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && checkID(e.Name()) == nil {
+			names = append(names, e.Name())
+		}
+	}
+	// Decoding state.json is most of the cost of listing many
+	// containers; it is spread over the CPUs.
+	states := make([]*State, len(names))
+	loadErrs := make([]error, len(names))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) {
+					return
+				}
+				states[i], loadErrs[i] = Load(root, names[i])
+			}
+		})
+	}
+	wg.Wait()
+
+	var (
+		out  []*State
+		errs []error
+	)
+	for i, st := range states {
+		switch err := loadErrs[i]; {
+		case errors.Is(err, ErrNotExist):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("load container %s: %w", names[i], err))
+		default:
+			out = append(out, st)
+		}
+	}
+	if len(errs) > 0 {
+		return out, &ListError{Errs: errs}
+	}
+	return out, nil
+}
+
+// Remove deletes container id's state directory.
+func Remove(root, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	return os.RemoveAll(Dir(root, id))
+}
