@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/signals"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
 
@@ -18,6 +20,10 @@ var (
 	errStartRunning = errors.New("cannot start an already running container")
 	errInitDied     = errors.New("container process is already dead")
 )
+
+// exitGrace is how long an init that closed exec.fifo without writing
+// may take to be reported dead.
+const exitGrace = 100 * time.Millisecond
 
 // Start lets a created container's init go on to execute the user's
 // process: the init is blocked opening exec.fifo for writing, and
@@ -45,8 +51,10 @@ func Start(root string, st *state.State) error {
 	}
 	defer unlock()
 	if !started {
-		// Either the init died, or another `skiff start` took the byte.
-		if !st.InitAlive() {
+		// Either the init is dying (its fds close before it is reported
+		// dead), or another `skiff start` took the byte and the init runs
+		// on; a short wait on the pidfd tells which.
+		if err := signals.WaitFD(pidfd, exitGrace); err == nil || !st.InitAlive() {
 			return errInitDied
 		}
 		return errStartRunning

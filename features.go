@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/specconv"
+)
+
+var featuresCommand = &cli.Command{
+	Name:      "features",
+	Usage:     "show the enabled features",
+	ArgsUsage: "",
+	Description: `Show the enabled features.
+   The result is parsable as a JSON.
+   See https://github.com/opencontainers/runtime-spec/blob/main/features.md for the semantics.`,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 0, exactArgs); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "    ")
+		return enc.Encode(skiffFeatures())
+	},
+}
+
+// hookNames are the config.json hooks skiff runs, in lifecycle order.
+var hookNames = []string{
+	"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+}
+
+// namespaceTypes are the namespaces skiff can create or join.
+var namespaceTypes = []configs.NamespaceType{
+	configs.NEWCGROUP, configs.NEWIPC, configs.NEWNS, configs.NEWNET,
+	configs.NEWPID, configs.NEWTIME, configs.NEWUSER, configs.NEWUTS,
+}
+
+func skiffFeatures() *features.Features {
+	yes, no := true, false
+	var namespaces []string
+	for _, ns := range namespaceTypes {
+		namespaces = append(namespaces, string(ns))
+	}
+	slices.Sort(namespaces)
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
+	}
+	f := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         hookNames,
+		MountOptions:  specconv.MountOptionNames(),
+		Linux: &features.Linux{
+			Namespaces:   namespaces,
+			Capabilities: caps,
+			Cgroup: &features.Cgroup{
+				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &yes,
+			},
+			Seccomp:         &features.Seccomp{Enabled: &no},
+			Apparmor:        &features.Apparmor{Enabled: &no},
+			Selinux:         &features.Selinux{Enabled: &no},
+			IntelRdt:        &features.IntelRdt{Enabled: &no},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+		},
+		Annotations: map[string]string{
+			"io.github.skiff-runtime.skiff.version": skiffVersion(),
+			"io.github.skiff-runtime.skiff.commit":  commit(),
+		},
+	}
+	if v := libseccompVersion(); v != "" {
+		f.Annotations["io.github.seccomp.libseccomp.version"] = v
+	}
+	return f
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/signals"
+	"github.com/skiff-runtime/skiff/libcontainer/state"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and run a container",
+	ArgsUsage: "<container-id>",
+	Description: `The run command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem.
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host.`,
+	Flags: []cli.Flag{
+		bundleFlag,
+		consoleSocketFlag,
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		pidFileFlag,
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+		noPivotFlag,
+		noNewKeyringFlag,
+		preserveFDsFlag,
+	},
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+			return err
+		}
+		status, err := runContainer(ctx, ctx.Args().First())
+		if err != nil {
+			return fmt.Errorf("%s run failed: %w", ctx.App.Name, err)
+		}
+		os.Exit(status)
+		return nil
+	},
+}
+
+// runContainer creates and starts the container and, unless detached,
+// waits for its init, passing on the signals skiff receives, and
+// returns its exit status.
+func runContainer(ctx *cli.Context, id string) (int, error) {
+	detach := ctx.Bool("detach")
+	// Signals that arrive while the container is made are kept for it.
+	fwd := signals.Notify()
+	defer fwd.Stop()
+	if !ctx.Bool("no-subreaper") {
+		// The init's parent exits once the init is set up; as subreaper,
+		// skiff inherits the init and so can collect its exit status.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	root := stateRoot(ctx)
+	opts := createOptionsFromContext(ctx, id)
+	if !detach && opts.ConsoleSocket == "" {
+		// With process.terminal, the container's pty is relayed to
+		// skiff's own stdio; closing waits for the last output.
+		tty := newTTYProxy()
+		opts.OnConsole = tty.take
+		defer tty.close()
+	}
+	st, err := libcontainer.Create(opts)
+	if err != nil {
+		return -1, err
+	}
+	// Opened while the init surely still waits on exec.fifo, so the
+	// pidfd is the init's whatever happens next.
+	pidfd, err := unix.PidfdOpen(st.InitPID, 0)
+	if err != nil {
+		destroy(root, st)
+		return -1, fmt.Errorf("pidfd_open %d: %w", st.InitPID, err)
+	}
+	defer unix.Close(pidfd)
+	if err := libcontainer.Start(root, st); err != nil {
+		destroy(root, st)
+		return -1, err
+	}
+	if detach {
+		return 0, nil
+	}
+	status, err := fwd.Forward(st.InitPID, pidfd)
+	if !ctx.Bool("keep") {
+		destroy(root, st)
+	}
+	return status, err
+}
+
+// destroy removes the container after a failed start or once it has
+// exited; errors are only logged, as the run's outcome is already known.
+func destroy(root string, st *state.State) {
+	unlock, err := state.Lock(root, st.ID)
+	if err != nil {
+		logs.Errorf("delete container %s: %v", st.ID, err)
+		return
+	}
+	defer unlock()
+	if err := libcontainer.Destroy(root, st, true); err != nil {
+		logs.Errorf("%v", err)
+	}
+}
