@@ -1,0 +1,96 @@
+# skiff build and test entry points. Everything lands in the repo: the
+# binary as ./skiff, generated artefacts under _build/.
+
+SHELL := /bin/bash
+GO ?= go
+BUILD := _build
+BUNDLE := $(BUILD)/bundle
+PROBE := $(BUILD)/probe
+BUSYBOX ?= /bin/busybox
+# The runtime the bundle's config.json comes from and the integration
+# tests run; `make integration RUNTIME=/usr/sbin/runc` checks the tests
+# themselves against runc.
+RUNTIME ?= $(CURDIR)/skiff
+# Building skiff is only a prerequisite when skiff is the runtime used.
+BUILD_IF_SKIFF := $(if $(filter $(CURDIR)/skiff,$(RUNTIME)),build)
+DEB_PACKAGES := busybox-static gcc libc6-dev libseccomp-dev pkg-config jq
+
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION := $(shell cat VERSION)
+LDFLAGS := -X main.gitCommit=$(GIT_COMMIT) -X main.version=$(VERSION)
+
+# Packages with unit tests: everything but the integration suite
+# (package tests), which needs root, a built binary and a bundle. Its
+# subdirectories (the conformance tools) have ordinary unit tests.
+UNIT_PKGS = $$($(GO) list ./... | grep -v '/tests$$')
+
+.PHONY: all build deps bundle demo probe vet unit integration test conformance clean
+
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o skiff .
+
+# Installs only what is missing, so that a prepared machine pays one
+# dpkg query per package and no apt-get at all.
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: missing$$missing; run make deps as root" >&2; exit 1; fi; \
+		echo "deps: installing$$missing"; \
+		apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+probe:
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(PROBE) ./contrib/probe
+
+# A busybox root filesystem plus a config.json from `$(RUNTIME) spec`
+# that runs a short demo command. Built in a scratch dir and renamed,
+# so an interrupted build never leaves a half bundle behind.
+bundle: $(BUILD_IF_SKIFF)
+	@set -e; tmp=$(BUNDLE).tmp; rm -rf $$tmp; mkdir -p $$tmp/rootfs; cd $$tmp/rootfs; \
+	mkdir -p bin sbin usr/bin usr/sbin proc sys dev tmp etc root var; chmod 1777 tmp; \
+	cp $(BUSYBOX) bin/busybox; \
+	for applet in $$(./bin/busybox --list-full); do \
+		[ "$$applet" = bin/busybox ] && continue; \
+		mkdir -p "$$(dirname "$$applet")"; ln -sf /bin/busybox "$$applet"; \
+	done; \
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > etc/passwd; \
+	printf 'root:x:0:\nnobody:x:65534:\n' > etc/group; \
+	cd ..; $(RUNTIME) spec; \
+	jq '.process.args = ["sh","-c","echo hello from skiff; hostname; id"] | .process.terminal = false' \
+		config.json > config.json.new; mv config.json.new config.json; \
+	cd $(CURDIR); rm -rf $(BUNDLE); mv $$tmp $(BUNDLE)
+	@echo "bundle: $(BUNDLE)"
+
+# Runs the demo bundle with a throwaway state root; run (without
+# --keep) deletes the container, and the trap makes sure of it even
+# when the run fails, then removes the root.
+demo: deps $(BUILD_IF_SKIFF) bundle
+	@set -e; root=$$(mktemp -d /tmp/skiff-demo.XXXXXX); id=demo-$$$$; \
+	trap '$(RUNTIME) --root "$$root" delete --force $$id >/dev/null 2>&1 || true; rm -rf "$$root"' EXIT; \
+	echo "+ $(notdir $(RUNTIME)) --root $$root run -b $(BUNDLE) $$id"; \
+	$(RUNTIME) --root "$$root" run -b $(BUNDLE) $$id </dev/null
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+integration: probe bundle
+	SKIFF_BINARY=$(RUNTIME) $(GO) test -count=1 -v -timeout 15m ./tests/
+
+test: deps build probe bundle vet unit integration
+
+conformance: build
+	@if [ -x tests/conformance/run.sh ]; then tests/conformance/run.sh; \
+	else echo "conformance: tests/conformance/run.sh not present" >&2; exit 1; fi
+
+clean:
+	rm -rf skiff $(BUILD)
