@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer"
@@ -18,7 +20,9 @@ filesystem. The container waits in the "created" state until "skiff start".`,
 		if err := checkArgs(ctx, 1, exactArgs); err != nil {
 			return err
 		}
-		_, err := libcontainer.Create(createOptionsFromContext(ctx, ctx.Args().First()))
-		return err
+		if _, err := libcontainer.Create(createOptionsFromContext(ctx, ctx.Args().First())); err != nil {
+			return fmt.Errorf("%s create failed: %w", ctx.App.Name, err)
+		}
+		return nil
 	},
 }

@@ -99,11 +99,6 @@ func execProcess(ctx *cli.Context) (int, error) {
 	}
 	fwd := signals.Notify()
 	defer fwd.Stop()
-	if !detach {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return -1, fmt.Errorf("become subreaper: %w", err)
-		}
-	}
 	pid, err := libcontainer.Exec(st, opts)
 	if err != nil {
 		return -1, err

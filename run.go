@@ -57,8 +57,9 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 	fwd := signals.Notify()
 	defer fwd.Stop()
 	if !ctx.Bool("no-subreaper") {
-		// The init's parent exits once the init is set up; as subreaper,
-		// skiff inherits the init and so can collect its exit status.
+		// The init is skiff's own child (CLONE_PARENT); as subreaper skiff
+		// also reaps what the container leaves when it has no pid
+		// namespace, as runc does.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}

@@ -49,7 +49,16 @@ func Destroy(root string, st *state.State, force bool) error {
 	if cgErr != nil {
 		cgErr = fmt.Errorf("remove cgroup of container %s: %w", st.ID, cgErr)
 	}
-	return errors.Join(cgErr, state.Remove(root, st.ID))
+	if err := errors.Join(cgErr, state.Remove(root, st.ID)); err != nil {
+		return err
+	}
+	if hooks := st.Config.Hooks; hooks != nil {
+		// runtime-spec: after the delete, and a failure is a warning.
+		if err := RunHooks("poststop", hooks.Poststop, st.OCIState(state.Stopped)); err != nil {
+			logs.Warnf("%v", err)
+		}
+	}
+	return nil
 }
 
 // killInit SIGKILLs the container's init and waits until it is dead.

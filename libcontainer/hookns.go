@@ -24,11 +24,6 @@ func RunHooksInContainer(kind string, hooks []specs.Hook, nsPaths map[configs.Na
 	if err != nil {
 		return err
 	}
-	// The hook's parent (stage 1) exits after the fork: as subreaper,
-	// skiff inherits the hook and can read its exit status.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become subreaper: %w", err)
-	}
 	for i, h := range hooks {
 		if err := runHookInContainer(h, nsPaths, stateJSON); err != nil {
 			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)
@@ -63,7 +58,7 @@ func runHookInContainer(h specs.Hook, nsPaths map[configs.NamespaceType]string, 
 	return waitHook(pid, h.Timeout)
 }
 
-// waitHook waits for the hook (a child of skiff as subreaper), killing it
+// waitHook waits for the hook (a child of skiff: CLONE_PARENT), killing it
 // once its timeout has passed.
 func waitHook(pid int, timeout *int) error {
 	pidfd, err := unix.PidfdOpen(pid, 0)

@@ -33,6 +33,15 @@ const exitGrace = 100 * time.Millisecond
 // waiting for the init, so that `skiff kill` and `skiff delete -f` can
 // still deal with an init that never gets there.
 func Start(root string, st *state.State) error {
+	if hooks := st.Config.Hooks; hooks != nil && len(hooks.StartContainer) > 0 {
+		if st.Status(root) != state.Created {
+			return errors.New("cannot start a container that is not created")
+		}
+		s := st.OCIState(state.Created)
+		if err := RunHooksInContainer("startContainer", hooks.StartContainer, st.NamespacePaths, s); err != nil {
+			return err
+		}
+	}
 	pidfd, fifo, err := openForStart(root, st)
 	if err != nil {
 		return err
@@ -62,11 +71,14 @@ func Start(root string, st *state.State) error {
 	if err := os.Remove(filepath.Join(state.Dir(root, st.ID), state.ExecFifo)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	st.Started = true
-	if err := state.Save(root, st); err != nil {
-		return err
-	}
+	// "running" needs no write: it is an alive init without exec.fifo.
 	logs.Debugf("started container %s (init %d)", st.ID, st.InitPID)
+	if hooks := st.Config.Hooks; hooks != nil {
+		// runtime-spec: a failed poststart hook is a warning.
+		if err := RunHooks("poststart", hooks.Poststart, st.OCIState(state.Running)); err != nil {
+			logs.Warnf("%v", err)
+		}
+	}
 	return nil
 }
 

@@ -63,7 +63,7 @@ func TestStart(t *testing.T) {
 		t.Errorf("status after start: %s", s)
 	}
 	saved, err := state.Load(root, "c1")
-	if err != nil || !saved.Started {
+	if err != nil || saved.Status(root) != state.Running {
 		t.Errorf("saved state: %+v, %v", saved, err)
 	}
 	if err := Start(root, st); err == nil || err.Error() != "cannot start an already running container" {

@@ -230,11 +230,15 @@ static void do_ns_unshare(struct cursor *c)
 	}
 }
 
-/* Stage 1 ends here: the child goes on as the init, the parent leaves. */
+/*
+ * Stage 1 ends here: the child goes on as the init, stage 1 leaves.
+ * CLONE_PARENT makes the init a child of skiff itself, so `run` and
+ * `exec` wait for it directly, with or without being a subreaper.
+ */
 static void do_fork_init(struct cursor *c)
 {
 	cur_end(c);
-	pid_t pid = fork();
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		fail(errno, "fork", "the init");
 	if (pid > 0)

@@ -45,9 +45,6 @@ type State struct {
 	// (/proc/PID/ns/TYPE of the init, or the configured path).
 	NamespacePaths map[configs.NamespaceType]string `json:"namespace_paths,omitempty"`
 	Config         *configs.Config                  `json:"config"`
-	// Whether the state dir was made by skiff for a container that was
-	// then started (exec.fifo consumed).
-	Started bool `json:"started,omitempty"`
 }
 
 // OCIState returns the runtime-spec state for status.
