@@ -105,7 +105,9 @@ func (c *creation) run() (*state.State, error) {
 	if err := os.Chmod(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
-	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	// Read-write: the init blocks reading it until `start` writes, and a
+	// read-write open of a fifo never blocks.
+	fifo, err := os.OpenFile(fifoPath, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -116,9 +118,9 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 
-	// fds in the init: 0-2 stdio, 3.. --preserve-fds, then the socket and
-	// the fifo.
-	fifoFd := 3 + c.opts.PreserveFDs + 1
+	// fds in the init: 0-2 stdio, 3.. --preserve-fds, the fifo, the
+	// socket.
+	fifoFd := 3 + c.opts.PreserveFDs
 	hostCaps, err := hostCapabilities()
 	if err != nil {
 		return nil, err
@@ -126,12 +128,16 @@ func (c *creation) run() (*state.State, error) {
 	po := initplan.Options{
 		PreserveFDs:  c.opts.PreserveFDs,
 		FifoFd:       fifoFd,
+		SockFd:       fifoFd + 1,
 		HostBounding: hostCaps.bounding,
 		LastCap:      hostCaps.last,
 		CapByName:    hostCaps.byName,
 		Rootless:     c.opts.Rootless,
 	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo})
+	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
+		return nil, err
+	}
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, mayClearImmutable(c.cfg, &c.cfg.Process))
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +173,9 @@ func (c *creation) run() (*state.State, error) {
 	}
 	h := &initHandler{cfg: c.cfg}
 	h.onSync = func(tag uint32, pid int) error { return runCreateHooks(c.cfg, st, tag, pid) }
+	h.onSeccompFd = func(fd *os.File, pid int) error {
+		return sendSeccompListener(c.cfg, st, pid, fd)
+	}
 	h.onConsole = func(master *os.File) error {
 		if c.opts.OnConsole != nil {
 			return c.opts.OnConsole(master)

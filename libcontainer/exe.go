@@ -6,10 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
 // sealedExe returns the path of an immutable copy of the running skiff
@@ -127,5 +130,65 @@ func ensureImmutable(path string, size int64) (bool, error) {
 	return true, nil
 }
 
+// sealedMemfdExe returns a private, sealed in-memory copy of skiff, for a
+// container that holds CAP_LINUX_IMMUTABLE in the initial user namespace
+// and so could clear the flag of the shared copy. The caller execs
+// /proc/self/fd/N of the returned file and closes it afterwards.
+func sealedMemfdExe() (*os.File, error) {
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open own binary: %w", err)
+	}
+	defer self.Close()
+	fd, err := unix.MemfdCreate("skiff", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		// Kernels before 6.3 know no MFD_EXEC.
+		fd, err = unix.MemfdCreate("skiff", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "skiff-memfd")
+	if _, err := io.Copy(f, self); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy own binary: %w", err)
+	}
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	return f, nil
+}
+
 // fsImmutableFl is FS_IMMUTABLE_FL from linux/fs.h.
 const fsImmutableFl = 0x00000010
+
+// mayClearImmutable reports whether something in the container could
+// clear the immutable flag of the shared copy of skiff while a skiff init
+// runs in it: the container's process or the one being started (exec)
+// keeps CAP_LINUX_IMMUTABLE and there is no user namespace of the
+// container's own, so the capability counts on the host's files.
+func mayClearImmutable(cfg *configs.Config, p *configs.Process) bool {
+	if cfg != nil && cfg.HasNamespace(configs.NEWUSER) {
+		return false
+	}
+	if cfg != nil && hasCap(&cfg.Process, "CAP_LINUX_IMMUTABLE") {
+		return true
+	}
+	return p != nil && hasCap(p, "CAP_LINUX_IMMUTABLE")
+}
+
+func hasCap(p *configs.Process, name string) bool {
+	if p.Capabilities == nil {
+		return false
+	}
+	for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Permitted, p.Capabilities.Effective} {
+		for _, c := range set {
+			if strings.EqualFold(c, name) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -35,10 +35,17 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		return 0, err
 	}
 	_, userns := st.NamespacePaths[configs.NEWUSER]
+	var filter *initplan.SeccompFilter
+	if st.Config != nil {
+		if filter, err = compileSeccomp(st.Config.Seccomp); err != nil {
+			return 0, err
+		}
+	}
 	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
 		Options: initplan.Options{
-			PreserveFDs: o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
+			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
 			Rootless: st.Config != nil && st.Config.Rootless,
+			Seccomp:  filter,
 		},
 		NamespacePaths: st.NamespacePaths,
 		UserNS:         userns,
@@ -49,7 +56,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
 	}
-	p, err := startInit(o.PreserveFDs, nil)
+	p, err := startInit(o.PreserveFDs, nil, mayClearImmutable(st.Config, o.Process))
 	if err != nil {
 		return 0, err
 	}
@@ -70,6 +77,9 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			return writePidFile(o.PidFile, got)
 		}
 		return nil
+	}
+	h.onSeccompFd = func(fd *os.File, pid int) error {
+		return sendSeccompListener(st.Config, st, pid, fd)
 	}
 	h.onConsole = func(master *os.File) error {
 		if o.OnConsole != nil {

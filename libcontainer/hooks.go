@@ -79,7 +79,7 @@ func runCreateHooks(cfg *configs.Config, st *state.State, tag uint32, pid int) e
 		}
 		return RunHooks("createRuntime", cfg.Hooks.CreateRuntime, s)
 	case initplan.SyncCreateContainer:
-		return RunHooksInContainer("createContainer", cfg.Hooks.CreateContainer, namespacePaths(cfg, pid), s)
+		return RunHooksInContainer("createContainer", cfg.Hooks.CreateContainer, cfg, namespacePaths(cfg, pid), s)
 	}
 	return fmt.Errorf("init asked for unknown sync %d", tag)
 }

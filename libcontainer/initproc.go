@@ -50,13 +50,16 @@ func (e *InitError) Error() string {
 
 func (e *InitError) Unwrap() error { return e.Errno }
 
-// startInit starts `skiff init` with the preserved fds 3.. and then the
-// socket and extra (the exec fifo).
-func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
-	return startInitWithStdio(preserveFDs, extra, os.Stdin, os.Stdout, os.Stderr)
+// startInit starts `skiff init` with the preserved fds 3.., then extra
+// (the exec fifo), then the socket: the socket is the last fd, and the C
+// stage closes anything above it.
+func startInit(preserveFDs int, extra []*os.File, privateExe bool) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, privateExe, os.Stdin, os.Stdout, os.Stderr)
 }
 
-func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr *os.File) (*initProcess, error) {
+// startInitWithStdio is startInit with other stdio. privateExe runs the
+// init from a sealed copy of its own (see sealedMemfdExe).
+func startInitWithStdio(preserveFDs int, extra []*os.File, privateExe bool, stdin, stdout, stderr *os.File) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -71,6 +74,10 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr
 	defer child.Close()
 
 	exe, err := sealedExe()
+	var memfd *os.File
+	if privateExe && err == nil {
+		memfd, err = sealedMemfdExe()
+	}
 	if err != nil {
 		unix.Close(fds[0])
 		return nil, err
@@ -79,11 +86,19 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr
 	for i := 0; i < preserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd"))
 	}
-	files = append(files, child)
 	files = append(files, extra...)
+	files = append(files, child)
+	sockFd := 2 + len(files)
+	if memfd != nil {
+		// Passed above the socket, where the C stage closes it first
+		// thing; execve resolves the path after the fds are in place.
+		defer memfd.Close()
+		files = append(files, memfd)
+		exe = fmt.Sprintf("/proc/self/fd/%d", 2+len(files))
+	}
 	cmd := &exec.Cmd{
 		Path:       exe,
-		Args:       []string{"skiff", "init", strconv.Itoa(3 + preserveFDs)},
+		Args:       []string{"skiff", "init", strconv.Itoa(sockFd)},
 		Env:        []string{},
 		Stdin:      stdin,
 		Stdout:     stdout,
@@ -108,6 +123,8 @@ type initHandler struct {
 	onReady   func(pid int) error
 	onSync    func(tag uint32, pid int) error
 	onConsole func(master *os.File) error
+	// onSeccompFd hands a seccomp listener fd to the agent.
+	onSeccompFd func(fd *os.File, pid int) error
 	// onPid is set for exec: the process reported its pid, and the run
 	// ends at EOF (execve closed the socket).
 	onPid  func(pid int) error
@@ -176,6 +193,17 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 				return err
 			}
 			continue
+		case initplan.MsgSeccompFd:
+			fd := p.received
+			p.received = nil
+			if fd == nil || h.onSeccompFd == nil {
+				return errors.New("init: unexpected seccomp listener")
+			}
+			err := h.onSeccompFd(fd, pid)
+			fd.Close()
+			if err != nil {
+				return err
+			}
 		case initplan.MsgPid:
 			if h.onPid == nil || h.gotPid {
 				return errors.New("init: unexpected pid report")
@@ -280,7 +308,7 @@ func (p *initProcess) readFrame() (typ uint32, body []byte, pid int, err error) 
 						if p.received != nil {
 							p.received.Close()
 						}
-						p.received = os.NewFile(uintptr(f), "/dev/ptmx")
+						p.received = os.NewFile(uintptr(f), "fd-from-init")
 					}
 				}
 			}

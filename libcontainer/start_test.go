@@ -14,8 +14,9 @@ import (
 )
 
 // fakeContainer makes a state dir with exec.fifo and a stand-in init:
-// a shell running script, with $FIFO naming the fifo. Like the real
-// init, `echo -n x > $FIFO` blocks until `start` opens the fifo.
+// a shell running script with the fifo open read-write on fd 3, as the
+// real init has it. Like the real init, `head -c1 <&3` blocks until
+// `start` writes.
 func fakeContainer(t *testing.T, id, script string) (root string, st *state.State) {
 	t.Helper()
 	root = t.TempDir()
@@ -27,9 +28,16 @@ func fakeContainer(t *testing.T, id, script string) (root string, st *state.Stat
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Env = []string{"FIFO=" + fifo, "PATH=" + os.Getenv("PATH")}
-	if err := cmd.Start(); err != nil {
+	cmd.ExtraFiles = []*os.File{f}
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
@@ -52,7 +60,7 @@ func fakeContainer(t *testing.T, id, script string) (root string, st *state.Stat
 }
 
 func TestStart(t *testing.T) {
-	root, st := fakeContainer(t, "c1", `echo -n x > "$FIFO"; exec sleep 1000`)
+	root, st := fakeContainer(t, "c1", `head -c1 <&3 >/dev/null; exec 3>&-; exec sleep 1000`)
 	if s := st.Status(root); s != state.Created {
 		t.Fatalf("status before start: %s", s)
 	}
@@ -71,28 +79,25 @@ func TestStart(t *testing.T) {
 	}
 }
 
-func TestStartInitDiesAfterOpen(t *testing.T) {
-	// The init opens the fifo, then dies without writing.
-	root, st := fakeContainer(t, "c1", `exec 3> "$FIFO"; exit 1`)
-	if err := Start(root, st); err == nil || err.Error() != "container process is already dead" {
-		t.Fatalf("start of an init that died: %v", err)
-	}
-}
-
-func TestStartInitDiesBeforeOpen(t *testing.T) {
-	// The init dies without ever opening the fifo: Start must notice
-	// through the pidfd rather than wait for ever. Whether it is dead
-	// before Start looks or while Start waits, Start fails.
+func TestStartInitDead(t *testing.T) {
+	// Once the init is gone nobody holds the fifo: start fails at once
+	// instead of writing into a pipe nobody reads.
 	root, st := fakeContainer(t, "c1", `exec sleep 1000`)
-	done := make(chan error, 1)
-	go func() { done <- Start(root, st) }()
+	pidfd, err := unix.PidfdOpen(st.InitPID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
 	if err := unix.Kill(st.InitPID, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	err := <-done
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 5000); err != nil {
+		t.Fatal(err)
+	}
+	err = Start(root, st)
 	if err == nil || (err.Error() != "container process is already dead" &&
 		err.Error() != "cannot start a container that has stopped") {
-		t.Fatalf("start of a dying init: %v", err)
+		t.Fatalf("start of a dead init: %v", err)
 	}
 }
 
@@ -130,7 +135,7 @@ func TestKill(t *testing.T) {
 
 func TestDestroy(t *testing.T) {
 	// A created container goes without --force.
-	root, st := fakeContainer(t, "c1", `echo -n x > "$FIFO"; exec sleep 1000`)
+	root, st := fakeContainer(t, "c1", `head -c1 <&3 >/dev/null; exec 3>&-; exec sleep 1000`)
 	if err := Destroy(root, st, false); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +147,7 @@ func TestDestroy(t *testing.T) {
 	}
 
 	// A running one only with --force.
-	root, st = fakeContainer(t, "c2", `echo -n x > "$FIFO"; exec sleep 1000`)
+	root, st = fakeContainer(t, "c2", `head -c1 <&3 >/dev/null; exec 3>&-; exec sleep 1000`)
 	if err := Start(root, st); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,10 @@ import (
 type Options struct {
 	// PreserveFDs is --preserve-fds: fds 3..3+N-1 reach the container.
 	PreserveFDs int
-	// FifoFd is the exec fifo's fd number in the init.
+	// FifoFd is the exec fifo's fd number in the init; SockFd the
+	// socket's, the last fd skiff passes.
 	FifoFd int
+	SockFd int
 	// Host capabilities: the bounding set of the runtime, and the last
 	// capability the kernel knows.
 	HostBounding uint64
@@ -29,6 +31,44 @@ type Options struct {
 	CgroupV2 bool
 	// Rootless: skiff runs unprivileged.
 	Rootless bool
+	// Seccomp is the filter, compiled by the parent; nil for none.
+	Seccomp *SeccompFilter
+}
+
+// SeccompFilter is a compiled seccomp program.
+type SeccompFilter struct {
+	Filter []byte
+	Flags  uint32
+	// Listener: the filter has notify rules; loading it yields a fd that
+	// must reach the parent while it listens.
+	Listener bool
+}
+
+// Where the seccomp filter is loaded. As late as possible, so nothing of
+// skiff's own runs under it; but without no_new_privs loading needs
+// CAP_SYS_ADMIN, so it comes before the capabilities are dropped, and
+// a notify listener must be handed over before the parent leaves.
+const (
+	seccompNone = iota
+	seccompBeforeCaps
+	seccompBeforeReady
+	seccompLast
+)
+
+func seccompPlace(p *configs.Process, o Options) int {
+	switch {
+	case o.Seccomp == nil:
+		return seccompNone
+	case !p.NoNewPrivileges:
+		return seccompBeforeCaps
+	case o.Seccomp.Listener:
+		return seccompBeforeReady
+	}
+	return seccompLast
+}
+
+func seccompStep(f *SeccompFilter) Seccomp {
+	return Seccomp{Flags: f.Flags, Filter: f.Filter}
 }
 
 // CgroupBind is one controller hierarchy shown in the container.
@@ -97,7 +137,6 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	if after != 0 {
 		add(MountSetattr{Dest: "/", Propagation: after &^ unix.MS_REC, Recursive: after&unix.MS_REC != 0})
 	}
-	add(ProcHandle{})
 	for _, k := range sortedKeys(cfg.Sysctl) {
 		add(Sysctl{Key: sysctlPath(k), Value: cfg.Sysctl[k]})
 	}
@@ -122,8 +161,15 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	if err := planProcess(cfg, o, true, r, add); err != nil {
 		return nil, err
 	}
-	add(CloexecFds{First: uint32(3 + o.PreserveFDs)})
+	add(CloseFds{First: uint32(o.SockFd + 1)})
+	place := seccompPlace(&cfg.Process, o)
+	if place == seccompBeforeReady {
+		add(seccompStep(o.Seccomp))
+	}
 	add(WaitExecFifo{Fd: uint32(o.FifoFd)})
+	if place == seccompLast {
+		add(seccompStep(o.Seccomp))
+	}
 	add(Exec{Args: cfg.Process.Args, Env: cfg.Process.Env})
 	return r, nil
 }

@@ -43,8 +43,15 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	if err := planProcess(cfg, o.Options, false, r, add); err != nil {
 		return nil, err
 	}
-	add(CloexecFds{First: uint32(3 + o.PreserveFDs)})
+	add(CloseFds{First: uint32(o.SockFd + 1)})
+	place := seccompPlace(p, o.Options)
+	if place == seccompBeforeReady {
+		add(seccompStep(o.Seccomp))
+	}
 	add(ReportPid{})
+	if place == seccompLast {
+		add(seccompStep(o.Seccomp))
+	}
 	add(Exec{Args: p.Args, Env: p.Env})
 	return r, nil
 }
@@ -67,7 +74,7 @@ func BuildHook(path string, args, env []string, o ExecOptions) *Plan {
 	}
 	add(ForkInit{})
 	add(ExecResolve{Arg0: path})
-	add(CloexecFds{First: 3})
+	add(CloseFds{First: uint32(o.SockFd + 1)})
 	add(ReportPid{})
 	if len(args) == 0 {
 		args = []string{path}

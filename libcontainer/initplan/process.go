@@ -23,6 +23,9 @@ func planProcess(cfg *configs.Config, o Options, createCwd bool, r *Result, add 
 	}
 	caps, warnings := capabilityMasks(p.Capabilities, o)
 	r.Warnings = append(r.Warnings, warnings...)
+	if seccompPlace(p, o) == seccompBeforeCaps {
+		add(seccompStep(o.Seccomp))
+	}
 	add(CapsBounding{Keep: caps.bounding, LastCap: o.LastCap})
 	add(User{
 		UID: p.UID, GID: p.GID, Groups: p.AdditionalGids,

@@ -160,8 +160,8 @@ type Cwd struct {
 	Create bool
 }
 
-// CloexecFds marks every fd from First on close-on-exec.
-type CloexecFds struct{ First uint32 }
+// CloseFds closes every fd from First on: all the init opened itself.
+type CloseFds struct{ First uint32 }
 
 // ExecResolve finds Arg0 in the container (in PATH when it has no slash)
 // and checks it is executable, so a missing binary fails at create.
@@ -171,7 +171,8 @@ type ExecResolve struct {
 }
 
 // WaitExecFifo reports MSG_READY, waits for the parent's ack, and blocks
-// opening the exec fifo (inherited as fd Fd) until `skiff start`.
+// reading the exec fifo (inherited read-write as fd Fd) until `skiff
+// start` writes to it.
 type WaitExecFifo struct{ Fd uint32 }
 
 // Seccomp loads a BPF program (struct sock_filter array).
@@ -188,13 +189,6 @@ type Exec struct {
 
 // ReportPid sends MSG_PID so the parent learns the pid (exec).
 type ReportPid struct{}
-
-// ProcHandle makes the init's private procfs instance while it still
-// has the privilege to (sysctls and the exec fifo go through it).
-type ProcHandle struct{}
-
-func (ProcHandle) encode(e *encoder) { e.record(recProcHandle, func() {}) }
-func (ProcHandle) String() string    { return "open a private procfs" }
 
 // Console creates a pty in the container and makes it the controlling
 // terminal and stdio; the master goes to the parent.
@@ -311,7 +305,7 @@ func (s Umask) encode(e *encoder)    { e.record(recUmask, func() { e.u32(s.Mask)
 func (s Cwd) encode(e *encoder) {
 	e.record(recCwd, func() { e.u32(b2u(s.Create)); e.str(s.Dir) })
 }
-func (s CloexecFds) encode(e *encoder) { e.record(recCloexecFds, func() { e.u32(s.First) }) }
+func (s CloseFds) encode(e *encoder) { e.record(recCloseFds, func() { e.u32(s.First) }) }
 func (s ExecResolve) encode(e *encoder) {
 	e.record(recExecResolve, func() { e.str(s.Arg0); e.str(s.Path) })
 }
@@ -361,7 +355,7 @@ func (Caps) String() string           { return "set capabilities" }
 func (NoNewPrivs) String() string     { return "set no_new_privs" }
 func (Umask) String() string          { return "set umask" }
 func (s Cwd) String() string          { return "change directory to " + s.Dir }
-func (CloexecFds) String() string     { return "close inherited fds" }
+func (CloseFds) String() string       { return "close skiff's fds" }
 func (s ExecResolve) String() string  { return "find " + s.Arg0 }
 func (WaitExecFifo) String() string   { return "wait for start" }
 func (Seccomp) String() string        { return "load the seccomp filter" }

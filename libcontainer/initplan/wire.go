@@ -66,6 +66,7 @@ const (
 	MsgLog        = 21
 	MsgPid        = 22
 	MsgPtyMaster  = 23
+	MsgSeccompFd  = 24
 
 	recNSJoin       = 1
 	recNSUnshare    = 2
@@ -91,7 +92,7 @@ const (
 	recNoNewPrivs   = 28
 	recUmask        = 29
 	recCwd          = 30
-	recCloexecFds   = 31
+	recCloseFds     = 31
 	recExecResolve  = 32
 	recWaitExecFifo = 33
 	recSeccomp      = 34

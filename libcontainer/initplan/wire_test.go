@@ -42,7 +42,7 @@ func TestWireConstantsMatchHeader(t *testing.T) {
 		"SKIFF_PLAN_MAGIC": PlanMagic, "SKIFF_PLAN_VERSION": PlanVersion, "SKIFF_MAX_FRAME": MaxFrame,
 		"MSG_BOOTSTRAP": MsgBootstrap, "MSG_ACK": MsgAck, "MSG_USERMAP_REQ": MsgUsermapReq,
 		"MSG_TIMENS_REQ": MsgTimensReq, "MSG_SYNC_REQ": MsgSyncReq, "MSG_READY": MsgReady,
-		"MSG_ERROR": MsgError, "MSG_LOG": MsgLog, "MSG_PID": MsgPid, "MSG_PTY_MASTER": MsgPtyMaster,
+		"MSG_ERROR": MsgError, "MSG_LOG": MsgLog, "MSG_PID": MsgPid, "MSG_PTY_MASTER": MsgPtyMaster, "MSG_SECCOMP_FD": MsgSeccompFd,
 		"REC_NS_JOIN": recNSJoin, "REC_NS_UNSHARE": recNSUnshare, "REC_FORK_INIT": recForkInit,
 		"REC_SETSID": recSetsid, "REC_ROOTFS": recRootfs, "REC_MOUNT_BIND": recMountBind,
 		"REC_MOUNT_FS": recMountFS, "REC_DEVICE": recDevice, "REC_SYMLINK": recSymlink,
@@ -51,11 +51,10 @@ func TestWireConstantsMatchHeader(t *testing.T) {
 		"REC_DOMAINNAME": recDomainname, "REC_RLIMIT": recRlimit, "REC_SYNC": recSync,
 		"REC_CAPS_BOUNDING": recCapsBounding, "REC_USER": recUser, "REC_CAPS": recCaps,
 		"REC_NO_NEW_PRIVS": recNoNewPrivs, "REC_UMASK": recUmask, "REC_CWD": recCwd,
-		"REC_CLOEXEC_FDS": recCloexecFds, "REC_EXEC_RESOLVE": recExecResolve,
+		"REC_CLOSE_FDS": recCloseFds, "REC_EXEC_RESOLVE": recExecResolve,
 		"REC_WAIT_EXEC_FIFO": recWaitExecFifo, "REC_SECCOMP": recSeccomp, "REC_EXEC": recExec,
 		"REC_REPORT_PID": recReportPid, "REC_CONSOLE": recConsole, "REC_MOUNT_SETATTR": recMountSetattr,
-		"REC_PROC_HANDLE": recProcHandle,
-		"FSPARAM_FLAG":    fsParamFlag, "FSPARAM_STRING": fsParamString, "BIND_RECURSIVE": bindRecursive,
+		"FSPARAM_FLAG": fsParamFlag, "FSPARAM_STRING": fsParamString, "BIND_RECURSIVE": bindRecursive,
 		"LOG_LEVEL_WARN": LogLevelWarn, "LOG_LEVEL_DEBUG": LogLevelDebug,
 	}
 	for name, v := range want {

@@ -293,11 +293,14 @@ static void run_record(uint32_t kind, struct cursor *c)
 		cur_end(c);
 		break;
 	case REC_CWD: do_cwd(c); break;
-	case REC_CLOEXEC_FDS: {
+	case REC_CLOSE_FDS: {
+		/* Everything the init opened itself (root, procfs, ...) is
+		 * above the socket: nothing of skiff's is left for the wait. */
 		uint32_t first = cur_u32(c);
 		cur_end(c);
-		if (syscall(SYS_close_range, first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+		if (syscall(SYS_close_range, first, ~0U, 0) < 0)
 			fail(errno, "close_range", "from fd %u", first);
+		st.rootfd = st.procfd = -1;
 		break;
 	}
 	case REC_EXEC_RESOLVE: do_exec_resolve(c); break;
@@ -310,10 +313,6 @@ static void run_record(uint32_t kind, struct cursor *c)
 			fail(errno, "sync", "report pid");
 		break;
 	case REC_CONSOLE: do_console(c); break;
-	case REC_PROC_HANDLE:
-		cur_end(c);
-		proc_handle();
-		break;
 	default:
 		fail(EINVAL, "decode init plan", "unknown record kind %u", kind);
 	}
@@ -357,6 +356,10 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 	}
 	st.sock = (int)fd;
 	fcntl(st.sock, F_SETFD, FD_CLOEXEC);
+	/* The socket is the last fd skiff passes: anything above it leaked
+	 * into skiff from its caller and must not reach the container. */
+	if (syscall(SYS_close_range, st.sock + 1, ~0U, 0) < 0)
+		_exit(1);
 	/* Nothing in the container may ptrace or open /proc/PID/ of this
 	 * process until execve() gives it the container's identity. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -185,32 +185,33 @@ void do_exec_resolve(struct cursor *c)
 	fail(ENOENT, "exec", "\"%s\": executable file not found in $PATH", arg0);
 }
 
+/*
+ * The parent opened exec.fifo read-write for the init, so reading it
+ * blocks until `skiff start` writes a byte, and needs no path, no procfs
+ * and no privilege. The fd stays open, close-on-exec: `start` sees it
+ * close at execve() and only then runs the poststart hooks.
+ */
 void do_wait_exec_fifo(struct cursor *c)
 {
 	uint32_t fifo = cur_u32(c);
 	cur_end(c);
-	char path[64];
-	int proc = proc_handle();
-	snprintf(path, sizeof(path), "self/fd/%u", fifo);
+	if (fcntl((int)fifo, F_SETFD, FD_CLOEXEC) < 0)
+		fail(errno, "exec fifo", "fd %u", fifo);
 	if (send_frame(MSG_READY, NULL, 0) < 0)
 		fail(errno, "sync", "report ready");
 	wait_ack();
 	close(st.sock);
 	st.sock = -1;
-	/* Blocks until `skiff start` opens the other end. */
-	int fd;
+	char byte;
+	ssize_t n;
 	do
-		fd = openat(proc, path, O_WRONLY | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		fail(errno, "open", "exec fifo");
-	if (write(fd, "0", 1) != 1)
-		fail(errno, "write", "exec fifo");
-	close(fd);
-	close((int)fifo);
-	close(proc);
-	st.procfd = -1;
+		n = read((int)fifo, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		fail(n < 0 ? errno : EPIPE, "read", "exec fifo");
 }
+
+static void send_fd(uint32_t type, int fd);
 
 void do_seccomp(struct cursor *c)
 {
@@ -224,9 +225,16 @@ void do_seccomp(struct cursor *c)
 		fail(ENOMEM, "seccomp", "filter");
 	memcpy(insns, filter, len);
 	struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = insns};
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (r < 0)
 		fail(errno, "seccomp", "load filter");
 	free(insns);
+	if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+		/* The parent passes the listener to the agent, then acks. */
+		send_fd(MSG_SECCOMP_FD, (int)r);
+		close((int)r);
+		wait_ack();
+	}
 }
 
 static char **strv(struct cursor *c)
@@ -254,10 +262,10 @@ void do_exec(struct cursor *c)
 	fail(errno, "exec", "%s", path);
 }
 
-/* Sends fd to the parent with SCM_RIGHTS in an MSG_PTY_MASTER frame. */
-static void send_fd(int fd)
+/* Sends fd to the parent with SCM_RIGHTS in a frame of its own. */
+static void send_fd(uint32_t type, int fd)
 {
-	uint32_t hdr[2] = {MSG_PTY_MASTER, 0};
+	uint32_t hdr[2] = {type, 0};
 	struct iovec iov = {hdr, sizeof(hdr)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -270,7 +278,7 @@ static void send_fd(int fd)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	if (sendmsg(st.sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
-		fail(errno, "console", "send the pty master");
+		fail(errno, "sync", "send fd to the parent");
 }
 
 /*
@@ -309,7 +317,7 @@ void do_console(struct cursor *c)
 		fail(errno, "console", "bind the pty slave on /dev/console");
 	close(tree);
 	close(console);
-	send_fd(master);
+	send_fd(MSG_PTY_MASTER, master);
 	close(master);
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		fail(errno, "console", "make the pty the controlling terminal");

@@ -24,6 +24,7 @@
 #define MSG_LOG 21
 #define MSG_PID 22
 #define MSG_PTY_MASTER 23
+#define MSG_SECCOMP_FD 24
 
 /* Stage-1 records: run by the first child, in the caller's pid namespace. */
 #define REC_NS_JOIN 1
@@ -52,7 +53,7 @@
 #define REC_NO_NEW_PRIVS 28
 #define REC_UMASK 29
 #define REC_CWD 30
-#define REC_CLOEXEC_FDS 31
+#define REC_CLOSE_FDS 31
 #define REC_EXEC_RESOLVE 32
 #define REC_WAIT_EXEC_FIFO 33
 #define REC_SECCOMP 34
@@ -60,7 +61,6 @@
 #define REC_REPORT_PID 36
 #define REC_CONSOLE 37
 #define REC_MOUNT_SETATTR 38
-#define REC_PROC_HANDLE 39
 
 /* fsconfig parameter kinds in REC_MOUNT_FS. */
 #define FSPARAM_FLAG 0

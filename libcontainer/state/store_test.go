@@ -84,7 +84,7 @@ func TestSaveLoadRemove(t *testing.T) {
 	if err := Save(root, st); err != nil {
 		t.Fatal(err)
 	}
-	st.Started = true
+	st.InitStartTime = 7
 	if err := Save(root, st); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestSaveLoadRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.InitPID != 42 || !got.Created.Equal(created) || !got.Started ||
+	if got.InitPID != 42 || !got.Created.Equal(created) || got.InitStartTime != 7 ||
 		got.CgroupPaths["pids"] != st.CgroupPaths["pids"] || got.Config.Annotations["a"] != "b" ||
 		got.NamespacePaths[configs.NEWNET] != "/proc/42/ns/net" {
 		t.Errorf("loaded %+v", got)
