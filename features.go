@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/seccomp"
 	"github.com/skiff-runtime/skiff/specconv"
 )
 
@@ -58,18 +59,25 @@ func skiffFeatures() *features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         hookNames,
-		MountOptions:  specconv.MountOptionNames(),
+		MountOptions:  supportedMountOptions(),
 		Linux: &features.Linux{
 			Namespaces:   namespaces,
 			Capabilities: caps,
 			Cgroup: &features.Cgroup{
 				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &yes,
 			},
-			Seccomp:         &features.Seccomp{Enabled: &no},
+			Seccomp: &features.Seccomp{
+				Enabled:        &yes,
+				Actions:        seccomp.Actions(),
+				Operators:      seccomp.Operators(),
+				Archs:          seccomp.Archs(),
+				KnownFlags:     seccomp.KnownFlags(),
+				SupportedFlags: seccomp.SupportedFlags(),
+			},
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},
 		Annotations: map[string]string{
 			"io.github.skiff-runtime.skiff.version": skiffVersion(),
@@ -80,4 +88,17 @@ func skiffFeatures() *features.Features {
 		f.Annotations["io.github.seccomp.libseccomp.version"] = v
 	}
 	return f
+}
+
+// notYetSupported are options specconv parses but create refuses.
+var notYetSupported = map[string]bool{"idmap": true, "ridmap": true, "tmpcopyup": true}
+
+func supportedMountOptions() []string {
+	var opts []string
+	for _, o := range specconv.MountOptionNames() {
+		if !notYetSupported[o] {
+			opts = append(opts, o)
+		}
+	}
+	return opts
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-runtime/skiff/libcontainer/seccomp"
 )
 
 // Set by the build: -ldflags "-X main.version=... -X main.gitCommit=...".
@@ -50,5 +52,5 @@ func versionText() string {
 // libseccompVersion is the version of the libseccomp skiff uses, "" when
 // skiff is built without it.
 func libseccompVersion() string {
-	return ""
+	return seccomp.Version()
 }

@@ -64,6 +64,14 @@ func Create(opts *CreateOptions) (*state.State, error) {
 	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
+	for i, m := range cfg.Mounts {
+		if m.IDMapped {
+			return nil, fmt.Errorf("mounts[%d].options: idmapped mounts are not supported yet", i)
+		}
+		if m.CopyUp {
+			return nil, fmt.Errorf("mounts[%d].options: tmpcopyup is not supported yet", i)
+		}
+	}
 	logs.Debugf("create %s: config ready in %v", opts.ID, time.Since(t0))
 
 	dir, err := state.CreateDir(opts.StateRoot, opts.ID)
