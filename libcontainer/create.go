@@ -64,6 +64,10 @@ func Create(opts *CreateOptions) (*state.State, error) {
 	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
+	if cfg.Process.ApparmorProfile != "" && !apparmorEnabled() {
+		// runc's rule: a profile that cannot be applied is an error.
+		return nil, errors.New("process.apparmorProfile: AppArmor is not enabled on this host")
+	}
 	for i, m := range cfg.Mounts {
 		if m.IDMapped {
 			return nil, fmt.Errorf("mounts[%d].options: idmapped mounts are not supported yet", i)
@@ -145,7 +149,7 @@ func (c *creation) run() (*state.State, error) {
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, mayClearImmutable(c.cfg, &c.cfg.Process))
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo})
 	if err != nil {
 		return nil, err
 	}
@@ -260,4 +264,11 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
+}
+
+// apparmorEnabled reads the kernel's own answer; there is no AppArmor
+// support in skiff beyond refusing a profile it could not apply.
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && len(b) > 0 && b[0] == 'Y'
 }

@@ -54,9 +54,7 @@ func Destroy(root string, st *state.State, force bool) error {
 	}
 	if hooks := st.Config.Hooks; hooks != nil {
 		// runtime-spec: after the delete, and a failure is a warning.
-		if err := RunHooks("poststop", hooks.Poststop, st.OCIState(state.Stopped)); err != nil {
-			logs.Warnf("%v", err)
-		}
+		RunHooksWarn("poststop", hooks.Poststop, st.OCIState(state.Stopped))
 	}
 	return nil
 }

@@ -6,13 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
 // sealedExe returns the path of an immutable copy of the running skiff
@@ -130,65 +127,27 @@ func ensureImmutable(path string, size int64) (bool, error) {
 	return true, nil
 }
 
-// sealedMemfdExe returns a private, sealed in-memory copy of skiff, for a
-// container that holds CAP_LINUX_IMMUTABLE in the initial user namespace
-// and so could clear the flag of the shared copy. The caller execs
-// /proc/self/fd/N of the returned file and closes it afterwards.
-func sealedMemfdExe() (*os.File, error) {
-	self, err := os.Open("/proc/self/exe")
+// openSealedExe opens the shared copy through a detached, read-only
+// bind mount of its directory, made for this one exec and in no mount
+// table. The init's /proc/PID/exe then leads to that mount: opening it
+// for writing, or clearing the immutable flag even with
+// CAP_LINUX_IMMUTABLE, fails with EROFS, whoever in the container tries.
+func openSealedExe(path string) (*os.File, error) {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, filepath.Dir(path), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("open own binary: %w", err)
+		return nil, fmt.Errorf("sealed binary: open_tree: %w", err)
 	}
-	defer self.Close()
-	fd, err := unix.MemfdCreate("skiff", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
-	if errors.Is(err, unix.EINVAL) {
-		// Kernels before 6.3 know no MFD_EXEC.
-		fd, err = unix.MemfdCreate("skiff", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	defer unix.Close(tree)
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		return nil, fmt.Errorf("sealed binary: mount_setattr: %w", err)
 	}
+	fd, err := unix.Openat(tree, filepath.Base(path), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, fmt.Errorf("sealed binary: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "skiff-memfd")
-	if _, err := io.Copy(f, self); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy own binary: %w", err)
-	}
-	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("seal own binary: %w", err)
-	}
-	return f, nil
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // fsImmutableFl is FS_IMMUTABLE_FL from linux/fs.h.
 const fsImmutableFl = 0x00000010
-
-// mayClearImmutable reports whether something in the container could
-// clear the immutable flag of the shared copy of skiff while a skiff init
-// runs in it: the container's process or the one being started (exec)
-// keeps CAP_LINUX_IMMUTABLE and there is no user namespace of the
-// container's own, so the capability counts on the host's files.
-func mayClearImmutable(cfg *configs.Config, p *configs.Process) bool {
-	if cfg != nil && cfg.HasNamespace(configs.NEWUSER) {
-		return false
-	}
-	if cfg != nil && hasCap(&cfg.Process, "CAP_LINUX_IMMUTABLE") {
-		return true
-	}
-	return p != nil && hasCap(p, "CAP_LINUX_IMMUTABLE")
-}
-
-func hasCap(p *configs.Process, name string) bool {
-	if p.Capabilities == nil {
-		return false
-	}
-	for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Permitted, p.Capabilities.Effective} {
-		for _, c := range set {
-			if strings.EqualFold(c, name) {
-				return true
-			}
-		}
-	}
-	return false
-}

@@ -56,7 +56,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
 	}
-	p, err := startInit(o.PreserveFDs, nil, mayClearImmutable(st.Config, o.Process))
+	p, err := startInit(o.PreserveFDs, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -16,7 +16,7 @@ import (
 // RunHooksInContainer runs createContainer or startContainer hooks in
 // the namespaces of the container (nsPaths), as runtime-spec v1.3.0
 // asks, through the C stage: the hook is a process that joined them.
-func RunHooksInContainer(kind string, hooks []specs.Hook, cfg *configs.Config, nsPaths map[configs.NamespaceType]string, s *specs.State) error {
+func RunHooksInContainer(kind string, hooks []specs.Hook, nsPaths map[configs.NamespaceType]string, s *specs.State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -25,14 +25,14 @@ func RunHooksInContainer(kind string, hooks []specs.Hook, cfg *configs.Config, n
 		return err
 	}
 	for i, h := range hooks {
-		if err := runHookInContainer(h, mayClearImmutable(cfg, nil), nsPaths, stateJSON); err != nil {
+		if err := runHookInContainer(h, nsPaths, stateJSON); err != nil {
 			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil
 }
 
-func runHookInContainer(h specs.Hook, privateExe bool, nsPaths map[configs.NamespaceType]string, stateJSON []byte) error {
+func runHookInContainer(h specs.Hook, nsPaths map[configs.NamespaceType]string, stateJSON []byte) error {
 	plan := initplan.BuildHook(h.Path, h.Args, h.Env, initplan.ExecOptions{Options: initplan.Options{SockFd: 3}, NamespacePaths: nsPaths})
 	stdin, w, err := os.Pipe()
 	if err != nil {
@@ -45,7 +45,7 @@ func runHookInContainer(h specs.Hook, privateExe bool, nsPaths map[configs.Names
 		return err
 	}
 	w.Close()
-	p, err := startInitWithStdio(0, nil, privateExe, stdin, os.Stderr, os.Stderr)
+	p, err := startInitWithStdio(0, nil, stdin, os.Stderr, os.Stderr)
 	if err != nil {
 		return err
 	}

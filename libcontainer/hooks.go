@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
 
@@ -32,6 +33,24 @@ func RunHooks(kind string, hooks []specs.Hook, s *specs.State) error {
 		}
 	}
 	return nil
+}
+
+// RunHooksWarn runs every hook of a list whose failures are only
+// warnings (poststart, poststop): a failed hook does not stop the rest.
+func RunHooksWarn(kind string, hooks []specs.Hook, s *specs.State) {
+	if len(hooks) == 0 {
+		return
+	}
+	stateJSON, err := json.Marshal(s)
+	if err != nil {
+		logs.Warnf("hooks.%s: %v", kind, err)
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(h, stateJSON); err != nil {
+			logs.Warnf("hooks.%s[%d] (%s): %v", kind, i, h.Path, err)
+		}
+	}
 }
 
 func runHook(h specs.Hook, stateJSON []byte) error {
@@ -74,12 +93,16 @@ func runCreateHooks(cfg *configs.Config, st *state.State, tag uint32, pid int) e
 	s.Pid = pid
 	switch tag {
 	case initplan.SyncCreateRuntime:
-		if err := RunHooks("prestart", cfg.Hooks.Prestart, s); err != nil { //nolint:staticcheck // deprecated, still run
+		// runc (and runtime-tools' hooks_stdin) give prestart hooks the
+		// status "created"; the spec leaves it open.
+		pre := *s
+		pre.Status = state.Created
+		if err := RunHooks("prestart", cfg.Hooks.Prestart, &pre); err != nil { //nolint:staticcheck // deprecated, still run
 			return err
 		}
 		return RunHooks("createRuntime", cfg.Hooks.CreateRuntime, s)
 	case initplan.SyncCreateContainer:
-		return RunHooksInContainer("createContainer", cfg.Hooks.CreateContainer, cfg, namespacePaths(cfg, pid), s)
+		return RunHooksInContainer("createContainer", cfg.Hooks.CreateContainer, namespacePaths(cfg, pid), s)
 	}
 	return fmt.Errorf("init asked for unknown sync %d", tag)
 }

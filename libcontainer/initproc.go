@@ -53,13 +53,12 @@ func (e *InitError) Unwrap() error { return e.Errno }
 // startInit starts `skiff init` with the preserved fds 3.., then extra
 // (the exec fifo), then the socket: the socket is the last fd, and the C
 // stage closes anything above it.
-func startInit(preserveFDs int, extra []*os.File, privateExe bool) (*initProcess, error) {
-	return startInitWithStdio(preserveFDs, extra, privateExe, os.Stdin, os.Stdout, os.Stderr)
+func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, os.Stdin, os.Stdout, os.Stderr)
 }
 
-// startInitWithStdio is startInit with other stdio. privateExe runs the
-// init from a sealed copy of its own (see sealedMemfdExe).
-func startInitWithStdio(preserveFDs int, extra []*os.File, privateExe bool, stdin, stdout, stderr *os.File) (*initProcess, error) {
+// startInitWithStdio is startInit with other stdio.
+func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr *os.File) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -74,14 +73,15 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, privateExe bool, stdi
 	defer child.Close()
 
 	exe, err := sealedExe()
-	var memfd *os.File
-	if privateExe && err == nil {
-		memfd, err = sealedMemfdExe()
+	var exeFile *os.File
+	if err == nil {
+		exeFile, err = openSealedExe(exe)
 	}
 	if err != nil {
 		unix.Close(fds[0])
 		return nil, err
 	}
+	defer exeFile.Close()
 	files := make([]*os.File, 0, preserveFDs+1+len(extra))
 	for i := 0; i < preserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd"))
@@ -89,13 +89,10 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, privateExe bool, stdi
 	files = append(files, extra...)
 	files = append(files, child)
 	sockFd := 2 + len(files)
-	if memfd != nil {
-		// Passed above the socket, where the C stage closes it first
-		// thing; execve resolves the path after the fds are in place.
-		defer memfd.Close()
-		files = append(files, memfd)
-		exe = fmt.Sprintf("/proc/self/fd/%d", 2+len(files))
-	}
+	// The binary is passed above the socket, where the C stage closes it
+	// first thing; execve resolves the path after the fds are in place.
+	files = append(files, exeFile)
+	exe = fmt.Sprintf("/proc/self/fd/%d", 2+len(files))
 	cmd := &exec.Cmd{
 		Path:       exe,
 		Args:       []string{"skiff", "init", strconv.Itoa(sockFd)},

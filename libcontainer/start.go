@@ -34,7 +34,7 @@ func Start(root string, st *state.State) error {
 			return errStartNotCreated(st.Status(root))
 		}
 		s := st.OCIState(state.Created)
-		if err := RunHooksInContainer("startContainer", hooks.StartContainer, st.Config, st.NamespacePaths, s); err != nil {
+		if err := RunHooksInContainer("startContainer", hooks.StartContainer, st.NamespacePaths, s); err != nil {
 			return err
 		}
 	}
@@ -49,10 +49,8 @@ func Start(root string, st *state.State) error {
 		// executed. The init's end of the fifo is close-on-exec: the
 		// write end reports an error once it is gone.
 		waitFifoReaderGone(fifo)
-		// A failed poststart hook is a warning.
-		if err := RunHooks("poststart", hooks.Poststart, st.OCIState(state.Running)); err != nil {
-			logs.Warnf("%v", err)
-		}
+		// A failed poststart hook is a warning (see docs/conformance.md).
+		RunHooksWarn("poststart", hooks.Poststart, st.OCIState(state.Running))
 	}
 	return nil
 }

@@ -98,13 +98,11 @@ func TestToConfigErrors(t *testing.T) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Timeout: ptr(0)}}}
 		}, Options{}, `hooks.poststop[0].timeout: must be greater than zero, got 0`},
 		{"no linux", func(s *specs.Spec) { s.Linux = nil }, Options{},
-			`linux: missing (a mount namespace is required)`},
+			`linux: missing`},
 		{"unknown namespace", func(s *specs.Spec) { s.Linux.Namespaces[2].Type = "foo" }, Options{},
 			`linux.namespaces[2].type: unknown namespace "foo"`},
 		{"duplicate namespace", func(s *specs.Spec) { addNS(s, specs.PIDNamespace, "/proc/1/ns/pid") }, Options{},
 			`linux.namespaces[5].type: namespace "pid" given twice`},
-		{"no mount namespace", func(s *specs.Spec) { dropNS(s, specs.MountNamespace) }, Options{},
-			`linux.namespaces: a mount namespace is required`},
 		{"relative namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "ns/net" }, Options{},
 			`linux.namespaces[1].path: "ns/net" is not absolute`},
 		{"uid mappings without userns", func(s *specs.Spec) {

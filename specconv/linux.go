@@ -27,7 +27,7 @@ var namespaceTypes = map[specs.LinuxNamespaceType]configs.NamespaceType{
 func convertLinux(spec *specs.Spec, c *configs.Config) error {
 	l := spec.Linux
 	if l == nil {
-		return fieldErr("linux", "missing (a mount namespace is required)")
+		return fieldErr("linux", "missing")
 	}
 	steps := []func(*specs.Linux, *configs.Config) error{
 		convertNamespaces,
@@ -65,9 +65,6 @@ func convertNamespaces(l *specs.Linux, c *configs.Config) error {
 			return fieldErr(f+".path", "%q is not absolute", ns.Path)
 		}
 		c.Namespaces = append(c.Namespaces, configs.Namespace{Type: t, Path: ns.Path})
-	}
-	if !c.HasNamespace(configs.NEWNS) {
-		return fieldErr("linux.namespaces", "a mount namespace is required")
 	}
 	return nil
 }

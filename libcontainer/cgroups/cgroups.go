@@ -18,6 +18,7 @@ import (
 	// device rules, and the devices cgroup is what keeps a container away
 	// from the host's disks.
 	_ "github.com/opencontainers/cgroups/devices"
+	devices "github.com/opencontainers/cgroups/devices/config"
 	libmanager "github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -92,7 +93,7 @@ func New(id string, cfg *configs.Config, useSystemd, rootless bool) (Manager, er
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager: %w", err)
 	}
-	return &manager{lib: lib, res: res}, nil
+	return &manager{lib: lib, res: res, fresh: true}, nil
 }
 
 // Load returns the manager of an existing cgroup from the paths that
@@ -114,6 +115,8 @@ type manager struct {
 	lib cgroups.Manager
 	err error // why lib could not be made (Load)
 	res *cgroups.Resources
+	// fresh: made by New, limits not set yet (the container is empty).
+	fresh bool
 }
 
 func (m *manager) Apply(pid int) error {
@@ -141,10 +144,42 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if err := m.lib.Set(res); err != nil {
+	devicesDir := m.lib.GetPaths()["devices"]
+	ordered := m.fresh && devicesDir != "" && !cgroups.IsCgroup2UnifiedMode()
+	libRes := res
+	if ordered {
+		// The library writes v1 device rules in sorted order, the least
+		// disruptive way for a running container; runtime-spec wants
+		// them applied in the order given, which for a new, empty
+		// cgroup costs nothing.
+		cp := *res
+		cp.SkipDevices = true
+		libRes = &cp
+	}
+	if err := m.lib.Set(libRes); err != nil {
 		return fmt.Errorf("set cgroup limits: %w", err)
 	}
+	if ordered {
+		if err := writeDeviceRulesInOrder(devicesDir, res.Devices); err != nil {
+			return fmt.Errorf("set cgroup limits: %w", err)
+		}
+	}
 	m.res = res
+	m.fresh = false
+	return nil
+}
+
+// writeDeviceRulesInOrder applies v1 device rules one by one, as given.
+func writeDeviceRulesInOrder(dir string, rules []*devices.Rule) error {
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := cgroups.WriteFile(dir, file, r.CgroupString()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package initplan
 
 import (
 	"path"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -113,6 +114,47 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 
 	planNamespaces(cfg, add)
 	add(Setsid{})
+	if cfg.HasNamespace(configs.NEWNS) {
+		planRootfs(cfg, o, add)
+	} else {
+		// The container shares the host's mount namespace: a mount made
+		// for it would be the host's (and outlive it). Only chroot.
+		r.Warnings = append(r.Warnings, noMountNamespaceWarnings(cfg)...)
+		planCreateHooks(cfg, add)
+		add(Chroot{Path: cfg.Rootfs})
+		planCwdCreate(cfg, add)
+		for _, k := range sortedKeys(cfg.Sysctl) {
+			add(Sysctl{Key: sysctlPath(k), Value: cfg.Sysctl[k]})
+		}
+	}
+	if cfg.Hostname != "" {
+		add(Hostname{Name: cfg.Hostname})
+	}
+	if cfg.Domainname != "" {
+		add(Domainname{Name: cfg.Domainname})
+	}
+	if cfg.Process.Terminal {
+		add(Console{Rows: uint32(cfg.Process.ConsoleHeight), Cols: uint32(cfg.Process.ConsoleWidth)})
+	}
+	if err := planProcess(cfg, o, r, add); err != nil {
+		return nil, err
+	}
+	place := seccompPlace(&cfg.Process, o)
+	if place == seccompBeforeReady {
+		add(seccompStep(o.Seccomp))
+	}
+	add(WaitExecFifo{Fd: uint32(o.FifoFd)})
+	if place == seccompLast {
+		add(seccompStep(o.Seccomp))
+	}
+	add(Exec{Args: cfg.Process.Args, Env: cfg.Process.Env})
+	return r, nil
+}
+
+// planRootfs makes the container's filesystem in its mount namespace:
+// mounts, /dev, pivot_root, sysctls (through procfs), read-only and
+// masked paths.
+func planRootfs(cfg *configs.Config, o Options, add func(Step)) {
 	// Nothing the init mounts or unmounts may reach the host: "/" is made
 	// a recursive slave first. pivot_root refuses shared mounts and an
 	// unbindable "/" cannot be bound, so those two are applied to the new
@@ -127,13 +169,9 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	}
 	add(Rootfs{Propagation: props, Path: cfg.Rootfs})
 	planMounts(cfg, o, add)
-	if hooksWanted(cfg, SyncCreateRuntime) {
-		add(Sync{Tag: SyncCreateRuntime})
-	}
-	if hooksWanted(cfg, SyncCreateContainer) {
-		add(Sync{Tag: SyncCreateContainer})
-	}
+	planCreateHooks(cfg, add)
 	add(PivotRoot{NoPivot: cfg.NoPivotRoot})
+	planCwdCreate(cfg, add)
 	if after != 0 {
 		add(MountSetattr{Dest: "/", Propagation: after &^ unix.MS_REC, Recursive: after&unix.MS_REC != 0})
 	}
@@ -149,29 +187,40 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	if cfg.RootReadonly {
 		add(RootReadonly{})
 	}
-	if cfg.Hostname != "" {
-		add(Hostname{Name: cfg.Hostname})
+}
+
+// planCwdCreate makes a missing process.cwd, as runc does, while the
+// root is still writable and the init still root.
+func planCwdCreate(cfg *configs.Config, add func(Step)) {
+	if cwd := cfg.Process.Cwd; cwd != "" && cwd != "/" {
+		add(Cwd{Dir: cwd, Create: true})
 	}
-	if cfg.Domainname != "" {
-		add(Domainname{Name: cfg.Domainname})
+}
+
+func planCreateHooks(cfg *configs.Config, add func(Step)) {
+	if hooksWanted(cfg, SyncCreateRuntime) {
+		add(Sync{Tag: SyncCreateRuntime})
 	}
-	if cfg.Process.Terminal {
-		add(Console{Rows: uint32(cfg.Process.ConsoleHeight), Cols: uint32(cfg.Process.ConsoleWidth)})
+	if hooksWanted(cfg, SyncCreateContainer) {
+		add(Sync{Tag: SyncCreateContainer})
 	}
-	if err := planProcess(cfg, o, true, r, add); err != nil {
-		return nil, err
+}
+
+func noMountNamespaceWarnings(cfg *configs.Config) []string {
+	var w []string
+	for field, n := range map[string]int{
+		"mounts": len(cfg.Mounts), "linux.devices": len(cfg.Devices),
+		"linux.maskedPaths": len(cfg.MaskedPaths), "linux.readonlyPaths": len(cfg.ReadonlyPaths),
+	} {
+		if n > 0 {
+			w = append(w, field+": not applied: the container has no mount namespace of its own")
+		}
 	}
-	add(CloseFds{First: uint32(o.SockFd + 1)})
-	place := seccompPlace(&cfg.Process, o)
-	if place == seccompBeforeReady {
-		add(seccompStep(o.Seccomp))
+	if cfg.RootReadonly {
+		w = append(w, "root.readonly: not applied: the container has no mount namespace of its own")
 	}
-	add(WaitExecFifo{Fd: uint32(o.FifoFd)})
-	if place == seccompLast {
-		add(seccompStep(o.Seccomp))
-	}
-	add(Exec{Args: cfg.Process.Args, Env: cfg.Process.Env})
-	return r, nil
+	sort.Strings(w)
+	return w
 }
 
 // planNamespaces joins the namespaces given by path, then creates the new

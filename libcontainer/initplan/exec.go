@@ -40,10 +40,9 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	if o.UserNS {
 		cfg.Namespaces = []configs.Namespace{{Type: configs.NEWUSER}}
 	}
-	if err := planProcess(cfg, o.Options, false, r, add); err != nil {
+	if err := planProcess(cfg, o.Options, r, add); err != nil {
 		return nil, err
 	}
-	add(CloseFds{First: uint32(o.SockFd + 1)})
 	place := seccompPlace(p, o.Options)
 	if place == seccompBeforeReady {
 		add(seccompStep(o.Seccomp))

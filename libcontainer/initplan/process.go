@@ -13,14 +13,15 @@ const defaultUmask = 0o022
 
 // planProcess adds the steps that shape the process: limits, identity,
 // capabilities, directory, and the lookup of its program.
-func planProcess(cfg *configs.Config, o Options, createCwd bool, r *Result, add func(Step)) error {
+func planProcess(cfg *configs.Config, o Options, r *Result, add func(Step)) error {
 	p := &cfg.Process
 	for _, rl := range p.Rlimits {
 		add(Rlimit{Resource: uint32(rl.Type), Soft: rl.Soft, Hard: rl.Hard})
 	}
-	if createCwd && p.Cwd != "" && p.Cwd != "/" {
-		add(Cwd{Dir: p.Cwd, Create: true})
-	}
+	// From here on the init needs none of its own fds; closing them now
+	// also means a seccomp filter loaded next only meets old, plain
+	// syscalls (prctl, setresuid, capset, chdir, stat, read, execve).
+	add(CloseFds{First: uint32(o.SockFd + 1)})
 	caps, warnings := capabilityMasks(p.Capabilities, o)
 	r.Warnings = append(r.Warnings, warnings...)
 	if seccompPlace(p, o) == seccompBeforeCaps {

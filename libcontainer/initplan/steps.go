@@ -99,6 +99,10 @@ type Symlink struct {
 
 type PivotRoot struct{ NoPivot bool }
 
+// Chroot makes Path the root without any mount: for a container that
+// shares the host's mount namespace.
+type Chroot struct{ Path string }
+
 type MaskPath struct{ Path string }
 
 type ReadonlyPath struct{ Path string }
@@ -271,6 +275,7 @@ func (s Symlink) encode(e *encoder) {
 func (s PivotRoot) encode(e *encoder) {
 	e.record(recPivotRoot, func() { e.u32(b2u(s.NoPivot)) })
 }
+func (s Chroot) encode(e *encoder)       { e.record(recChroot, func() { e.str(s.Path) }) }
 func (s MaskPath) encode(e *encoder)     { e.record(recMaskPath, func() { e.str(s.Path) }) }
 func (s ReadonlyPath) encode(e *encoder) { e.record(recReadonlyPath, func() { e.str(s.Path) }) }
 func (RootReadonly) encode(e *encoder)   { e.record(recRootReadonly, func() {}) }
@@ -342,6 +347,7 @@ func (s Device) String() string       { return "create device " + s.Path }
 func (s Symlink) String() string      { return fmt.Sprintf("symlink %s -> %s", s.Link, s.Target) }
 func (s PivotRoot) String() string    { return "pivot_root" }
 func (s MaskPath) String() string     { return "mask " + s.Path }
+func (s Chroot) String() string       { return "chroot to " + s.Path }
 func (s ReadonlyPath) String() string { return "make " + s.Path + " read-only" }
 func (RootReadonly) String() string   { return "make / read-only" }
 func (s Sysctl) String() string       { return "sysctl " + s.Key }

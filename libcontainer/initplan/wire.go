@@ -100,6 +100,7 @@ const (
 	recReportPid    = 36
 	recConsole      = 37
 	recMountSetattr = 38
+	recChroot       = 39
 	recProcHandle   = 39
 
 	fsParamFlag   = 0

@@ -272,6 +272,13 @@ static void run_record(uint32_t kind, struct cursor *c)
 	case REC_DEVICE: do_device(c); break;
 	case REC_SYMLINK: do_symlink(c); break;
 	case REC_PIVOT_ROOT: do_pivot_root(c); break;
+	case REC_CHROOT: {
+		const char *path = cur_str(c);
+		cur_end(c);
+		if (chdir(path) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			fail(errno, "chroot", "%s", path);
+		break;
+	}
 	case REC_MASK_PATH: do_mask_path(c); break;
 	case REC_READONLY_PATH: do_readonly_path(c); break;
 	case REC_ROOT_READONLY: do_root_readonly(c); break;

@@ -136,12 +136,18 @@ void do_cwd(struct cursor *c)
 	uint32_t create = cur_u32(c);
 	const char *dir = cur_str(c);
 	cur_end(c);
-	int fd = create ? mkdir_p_in_root(dir, 1, 0) : open_in_root(dir, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0)
+	if (create) {
+		int fd = mkdir_p_in_root(dir, 1, 0);
+		if (fd < 0)
+			fail(errno, "mkdir", "cwd (\"%s\") set in config.json", dir);
+		close(fd);
+		return;
+	}
+	/* The root is the container's and no fd of skiff's is left open
+	 * (REC_CLOSE_FDS came first): a plain chdir cannot leave the
+	 * container, and it runs as the container's user. */
+	if (chdir(dir) < 0)
 		fail(errno, "chdir", "to cwd (\"%s\") set in config.json", dir);
-	if (!create && fchdir(fd) < 0)
-		fail(errno, "chdir", "to cwd (\"%s\") set in config.json", dir);
-	close(fd);
 }
 
 static int is_executable(const char *path)
@@ -153,7 +159,10 @@ static int is_executable(const char *path)
 		errno = EACCES;
 		return -1;
 	}
-	return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS);
+	/* The faccessat syscall, not glibc's (faccessat2 with AT_EACCESS):
+	 * a seccomp profile may predate faccessat2. The init is not
+	 * set-id, so real and effective ids are the same. */
+	return (int)syscall(SYS_faccessat, AT_FDCWD, path, X_OK);
 }
 
 void do_exec_resolve(struct cursor *c)

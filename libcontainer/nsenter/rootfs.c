@@ -139,6 +139,10 @@ void do_rootfs(struct cursor *c)
 	uint32_t n = cur_u32(c);
 	if (n > 4)
 		fail(EINVAL, "decode init plan", "%u propagation changes", n);
+	/* Every node, directory and file the init makes gets its mode from
+	 * the call that makes it: no chmod afterwards, which a symlink
+	 * swapped in between could redirect. REC_UMASK sets the process's. */
+	umask(0);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t prop = cur_u64(c);
 		if (sys_mount(NULL, "/", NULL, (unsigned long)prop, NULL) < 0)
@@ -315,10 +319,10 @@ void do_device(struct cursor *c)
 			fail(errno, "create device", "%s: remove what is there", path);
 		if (mknodat(real, base, (mode_t)mode, makedev(major, minor)) < 0)
 			fail(errno, "mknod", "%s", path);
-		if (fchownat(real, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		/* NOFOLLOW: if the node was swapped for a symlink, only the
+		 * link inside the rootfs changes owner. */
+		if ((uid || gid) && fchownat(real, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			fail(errno, "chown", "%s", path);
-		if (fchmodat(real, base, (mode_t)(mode & 07777), 0) < 0)
-			fail(errno, "chmod", "%s", path);
 	}
 	close(real);
 }
@@ -402,7 +406,9 @@ void do_mask_path(struct cursor *c)
 	const char *path = cur_str(c);
 	cur_end(c);
 	struct stat sb;
-	int target = open_in_root(path, O_PATH, 0);
+	/* No symlinks: /proc or /sys swapped for a link (or one appearing in
+	 * a race) must fail the create, not make skiff skip the mask. */
+	int target = open_in_root(path, O_PATH, RESOLVE_NO_SYMLINKS);
 	if (target < 0) {
 		if (errno == ENOENT)
 			return;
@@ -421,7 +427,7 @@ void do_readonly_path(struct cursor *c)
 {
 	const char *path = cur_str(c);
 	cur_end(c);
-	int target = open_in_root(path, O_PATH, 0);
+	int target = open_in_root(path, O_PATH, RESOLVE_NO_SYMLINKS);
 	if (target < 0) {
 		if (errno == ENOENT)
 			return;

@@ -61,6 +61,7 @@
 #define REC_REPORT_PID 36
 #define REC_CONSOLE 37
 #define REC_MOUNT_SETATTR 38
+#define REC_CHROOT 39
 
 /* fsconfig parameter kinds in REC_MOUNT_FS. */
 #define FSPARAM_FLAG 0
