@@ -14,7 +14,13 @@ import (
 type programLists struct {
 	expected map[string]bool
 	cannot   map[string]string
+	// racy ("program: reason", racy.txt, optional): programs whose
+	// outcome depends on a race the spec leaves open; a failure is
+	// retried up to racyAttempts times.
+	racy map[string]string
 }
+
+const racyAttempts = 5
 
 func loadLists(expectedPath, cannotPath string) (*programLists, error) {
 	l := &programLists{expected: map[string]bool{}, cannot: map[string]string{}}
@@ -42,6 +48,21 @@ func loadLists(expectedPath, cannotPath string) (*programLists, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	l.racy = map[string]string{}
+	racyPath := strings.TrimSuffix(expectedPath, "expected-pass.txt") + "racy.txt"
+	if _, err := os.Stat(racyPath); err == nil {
+		err = eachLine(racyPath, func(n int, line string) error {
+			prog, reason, ok := strings.Cut(line, ":")
+			if !ok || strings.TrimSpace(reason) == "" {
+				return fmt.Errorf("%s:%d: want \"program: reason\", got %q", racyPath, n, line)
+			}
+			l.racy[strings.TrimSpace(prog)] = strings.TrimSpace(reason)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
