@@ -24,12 +24,16 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT) -X main.version=$(VERSION)
 # subdirectories (the conformance tools) have ordinary unit tests.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/tests$$')
 
-.PHONY: all build deps bundle demo probe vet unit integration test conformance conformance-check clean
+.PHONY: all build deps bundle demo probe vet unit integration test conformance conformance-check bench bench-ci clean
 
 all: build
 
+# Static: no dynamic loading at each start (the init is this binary too).
+# urfave_cli_no_docs drops a markdown package whose init costs time.
+BUILD_TAGS := urfave_cli_no_docs netgo osusergo
+
 build:
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o skiff .
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILD_TAGS)" -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o skiff .
 
 # Installs only what is missing, so that a prepared machine pays one
 # dpkg query per package and no apt-get at all.
@@ -95,6 +99,16 @@ conformance: build
 # CI: fails when a program of tests/conformance/expected-pass.txt fails.
 conformance-check: build
 	tests/conformance/run.sh --check
+
+# Benchmark against Debian's runc and crun 1.8.1 and trixie's crun 1.21 (needs
+# root and ../shared/bench/bench.sh); see docs/performance.md.
+bench: build
+	GO=$(GO) contrib/bench/run.sh full $(BENCH_ARGS)
+
+# Regression guard: fails when skiff's lifecycle or exec median is over
+# 1.5x the faster crun's in the same run.
+bench-ci: build
+	GO=$(GO) contrib/bench/run.sh ci $(BENCH_ARGS)
 
 clean:
 	rm -rf skiff $(BUILD)

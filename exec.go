@@ -97,8 +97,8 @@ func execProcess(ctx *cli.Context) (int, error) {
 		opts.OnConsole = tty.take
 		defer tty.close()
 	}
+	// No Stop: skiff exits right after, and Stop costs as much as Notify.
 	fwd := signals.Notify()
-	defer fwd.Stop()
 	pid, err := libcontainer.Exec(st, opts)
 	if err != nil {
 		return -1, err

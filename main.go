@@ -1,3 +1,9 @@
+// skiff lives for milliseconds: it needs no GOMAXPROCS from the cgroup's
+// CPU limit, nor a goroutine watching for changes to it.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command skiff is an OCI container runtime with runc's command line:
 // the same commands, flags, outputs, error texts and exit codes.
 package main
@@ -7,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/moby/sys/userns"
 	"github.com/urfave/cli/v2"
@@ -37,6 +44,10 @@ value for "bundle" is the current directory.`
 )
 
 func main() {
+	// A command runs for milliseconds and allocates little: collecting
+	// garbage would only cost time. The limit keeps a huge `list` sane.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(64 << 20)
 	root, xdgRoot := defaultRoot()
 	app := &cli.App{
 		Name:        "skiff",

@@ -54,8 +54,8 @@ your host.`,
 func runContainer(ctx *cli.Context, id string) (int, error) {
 	detach := ctx.Bool("detach")
 	// Signals that arrive while the container is made are kept for it.
+	// No Stop: skiff exits right after, and Stop costs as much as Notify.
 	fwd := signals.Notify()
-	defer fwd.Stop()
 	if !ctx.Bool("no-subreaper") {
 		// The init is skiff's own child (CLONE_PARENT); as subreaper skiff
 		// also reaps what the container leaves when it has no pid

@@ -41,7 +41,8 @@ const bufferSize = 2048
 // Forwarder catches the signals skiff receives so that they reach the
 // container's init instead of killing skiff.
 type Forwarder struct {
-	ch chan os.Signal
+	ch    chan os.Signal
+	ready chan struct{}
 	// OnWinch, if set, is called for SIGWINCH instead of forwarding it:
 	// with a terminal, the size is copied to the container's console,
 	// whose kernel then signals the foreground process group itself.
@@ -50,16 +51,16 @@ type Forwarder struct {
 
 // Notify starts catching every signal. Call it before creating the
 // container: signals that arrive meanwhile are queued and delivered by
-// Forward.
+// Forward. Registering some 65 handlers costs a hand-off with the Go
+// runtime's signal thread each, so it happens in the background while
+// the container is made; Forward waits for it.
 func Notify() *Forwarder {
-	f := &Forwarder{ch: make(chan os.Signal, bufferSize)}
-	signal.Notify(f.ch)
+	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(f.ch)
+		close(f.ready)
+	}()
 	return f
-}
-
-// Stop restores the default handling of signals.
-func (f *Forwarder) Stop() {
-	signal.Stop(f.ch)
 }
 
 // ErrNotChild is returned by Forward when the init exited but was not
@@ -71,6 +72,7 @@ var ErrNotChild = errors.New("the container's init exited, but its exit status i
 // child meanwhile. It returns the init's exit status as a shell reports
 // it: the exit code, or 128+signal if a signal killed it.
 func (f *Forwarder) Forward(pid, pidfd int) (int, error) {
+	<-f.ready
 	exited := make(chan error, 1)
 	go func() { exited <- WaitFD(pidfd, -1) }()
 	for {

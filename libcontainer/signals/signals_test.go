@@ -47,7 +47,6 @@ func startChild(t *testing.T, args ...string) (pid, pidfd int) {
 
 func TestForwardExitCode(t *testing.T) {
 	f := Notify()
-	defer f.Stop()
 	pid, pidfd := startChild(t, "sh", "-c", "exit 7")
 	status, err := f.Forward(pid, pidfd)
 	if err != nil || status != 7 {
@@ -57,7 +56,6 @@ func TestForwardExitCode(t *testing.T) {
 
 func TestForwardSignal(t *testing.T) {
 	f := Notify()
-	defer f.Stop()
 	pid, pidfd := startChild(t, "sleep", "1000")
 	// A signal sent to skiff is caught and passed on to the init, which
 	// then dies of it.
