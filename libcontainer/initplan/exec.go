@@ -3,6 +3,8 @@ package initplan
 import (
 	"sort"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
@@ -23,6 +25,23 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	r := &Result{Plan: &Plan{}}
 	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
 
+	var final Step
+	if a := execAffinity(p); a != nil {
+		if a.Initial != "" {
+			s, err := cpuAffinity("process.execCPUAffinity.initial", a.Initial)
+			if err != nil {
+				return nil, err
+			}
+			add(s)
+		}
+		if a.Final != "" {
+			s, err := cpuAffinity("process.execCPUAffinity.final", a.Final)
+			if err != nil {
+				return nil, err
+			}
+			final = s
+		}
+	}
 	var nss []configs.Namespace
 	for t, path := range o.NamespacePaths {
 		nss = append(nss, configs.Namespace{Type: t, Path: path})
@@ -51,8 +70,18 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 	if place == seccompLast {
 		add(seccompStep(o.Seccomp))
 	}
+	if final != nil {
+		add(final)
+	}
 	add(Exec{Args: p.Args, Env: p.Env})
 	return r, nil
+}
+
+func execAffinity(p *configs.Process) *specs.CPUAffinity {
+	if p.Spec == nil {
+		return nil
+	}
+	return p.Spec.ExecCPUAffinity
 }
 
 // BuildHook makes the plan of a createContainer or startContainer hook:

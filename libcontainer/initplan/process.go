@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
@@ -22,6 +24,17 @@ func planProcess(cfg *configs.Config, o Options, r *Result, add func(Step)) erro
 	// also means a seccomp filter loaded next only meets old, plain
 	// syscalls (prctl, setresuid, capset, chdir, stat, read, execve).
 	add(CloseFds{First: uint32(o.SockFd + 1)})
+	var linux *specs.Linux
+	if cfg.Spec != nil {
+		linux = cfg.Spec.Linux
+	}
+	attrs, err := processAttributes(p.Spec, linux)
+	if err != nil {
+		return err
+	}
+	for _, a := range attrs {
+		add(a)
+	}
 	caps, warnings := capabilityMasks(p.Capabilities, o)
 	r.Warnings = append(r.Warnings, warnings...)
 	if seccompPlace(p, o) == seccompBeforeCaps {

@@ -101,6 +101,11 @@ const (
 	recConsole      = 37
 	recMountSetattr = 38
 	recChroot       = 39
+	recIOPriority   = 40
+	recSchedAttr    = 41
+	recPersonality  = 42
+	recCPUAffinity  = 43
+	recMemoryPolicy = 44
 	recProcHandle   = 39
 
 	fsParamFlag   = 0

@@ -69,5 +69,10 @@ void do_wait_exec_fifo(struct cursor *c);
 void do_seccomp(struct cursor *c);
 void do_exec(struct cursor *c) __attribute__((noreturn));
 void do_console(struct cursor *c);
+void do_ioprio(struct cursor *c);
+void do_sched_attr(struct cursor *c);
+void do_personality(struct cursor *c);
+void do_cpu_affinity(struct cursor *c);
+void do_mempolicy(struct cursor *c);
 
 #endif

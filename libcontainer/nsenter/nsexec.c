@@ -320,6 +320,11 @@ static void run_record(uint32_t kind, struct cursor *c)
 			fail(errno, "sync", "report pid");
 		break;
 	case REC_CONSOLE: do_console(c); break;
+	case REC_IOPRIORITY: do_ioprio(c); break;
+	case REC_SCHED_ATTR: do_sched_attr(c); break;
+	case REC_PERSONALITY: do_personality(c); break;
+	case REC_CPU_AFFINITY: do_cpu_affinity(c); break;
+	case REC_MEMORY_POLICY: do_mempolicy(c); break;
 	default:
 		fail(EINVAL, "decode init plan", "unknown record kind %u", kind);
 	}

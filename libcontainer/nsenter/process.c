@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ioctl.h>
@@ -334,4 +336,64 @@ void do_console(struct cursor *c)
 		if (dup2(slave, fd) < 0)
 			fail(errno, "console", "dup the pty slave to fd %d", fd);
 	close(slave);
+}
+
+void do_ioprio(struct cursor *c)
+{
+	uint32_t v = cur_u32(c);
+	cur_end(c);
+	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, v) < 0)
+		fail(errno, "ioprio_set", "process.ioPriority 0x%x", v);
+}
+
+void do_sched_attr(struct cursor *c)
+{
+	uint32_t len;
+	const uint8_t *b = cur_blob(c, &len);
+	cur_end(c);
+	uint64_t attr[8];
+	if (len != 56)
+		fail(EINVAL, "decode init plan", "sched_attr of %u bytes", len);
+	memcpy(attr, b, len);
+	if (syscall(SYS_sched_setattr, 0, attr, 0) < 0)
+		fail(errno, "sched_setattr", "process.scheduler");
+}
+
+void do_personality(struct cursor *c)
+{
+	uint64_t p = cur_u64(c);
+	cur_end(c);
+	if (personality((unsigned long)p) < 0)
+		fail(errno, "personality", "linux.personality 0x%llx", (unsigned long long)p);
+}
+
+void do_cpu_affinity(struct cursor *c)
+{
+	uint32_t len;
+	const uint8_t *b = cur_blob(c, &len);
+	cur_end(c);
+	cpu_set_t set;
+	if (len == 0 || len > sizeof(set))
+		fail(EINVAL, "sched_setaffinity", "mask of %u bytes", len);
+	memset(&set, 0, sizeof(set));
+	memcpy(&set, b, len);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		fail(errno, "sched_setaffinity", "process.execCPUAffinity");
+}
+
+void do_mempolicy(struct cursor *c)
+{
+	uint32_t mode = cur_u32(c), len;
+	uint64_t maxnode = cur_u64(c);
+	const uint8_t *b = cur_blob(c, &len);
+	cur_end(c);
+	if (len % 8 || len > 8192 || maxnode > (uint64_t)len * 8 + 1)
+		fail(EINVAL, "decode init plan", "node mask of %u bytes", len);
+	unsigned long *mask = calloc(len / 8 + 1, 8);
+	if (mask == NULL)
+		fail(ENOMEM, "set_mempolicy", "node mask");
+	memcpy(mask, b, len);
+	if (syscall(SYS_set_mempolicy, mode, mask, maxnode) < 0)
+		fail(errno, "set_mempolicy", "linux.memoryPolicy");
+	free(mask);
 }

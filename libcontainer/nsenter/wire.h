@@ -62,6 +62,11 @@
 #define REC_CONSOLE 37
 #define REC_MOUNT_SETATTR 38
 #define REC_CHROOT 39
+#define REC_IOPRIORITY 40
+#define REC_SCHED_ATTR 41
+#define REC_PERSONALITY 42
+#define REC_CPU_AFFINITY 43
+#define REC_MEMORY_POLICY 44
 
 /* fsconfig parameter kinds in REC_MOUNT_FS. */
 #define FSPARAM_FLAG 0
