@@ -83,6 +83,12 @@ func Create(opts *CreateOptions) (*state.State, error) {
 		return nil, err
 	}
 	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, start: t0}
+	if c.notify = hostNotifySocket(); c.notify != "" {
+		if err := setupNotify(cfg, dir); err != nil {
+			c.undo()
+			return nil, err
+		}
+	}
 	st, err := c.run()
 	if err != nil {
 		c.undo()
@@ -100,6 +106,7 @@ type creation struct {
 	start  time.Time
 	cg     cgroups.Manager
 	init   *initProcess
+	notify string // the caller's NOTIFY_SOCKET, relayed by start
 }
 
 func (c *creation) run() (*state.State, error) {
@@ -180,8 +187,9 @@ func (c *creation) run() (*state.State, error) {
 		Rootfs:      c.cfg.Rootfs,
 		Created:     time.Now().UTC(),
 		Owner:       "",
-		CgroupPaths: c.cg.Paths(),
-		Config:      c.cfg,
+		CgroupPaths:  c.cg.Paths(),
+		Config:       c.cfg,
+		NotifySocket: c.notify,
 	}
 	h := &initHandler{cfg: c.cfg}
 	h.onSync = func(tag uint32, pid int) error { return runCreateHooks(c.cfg, st, tag, pid) }

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -38,12 +39,28 @@ func Start(root string, st *state.State) error {
 			return err
 		}
 	}
+	var notify *net.UnixConn
+	if st.NotifySocket != "" {
+		var err error
+		if notify, err = listenNotify(root, st); err != nil {
+			return err
+		}
+	}
 	fifo, err := releaseInit(root, st)
 	if err != nil {
+		if notify != nil {
+			notify.Close()
+		}
 		return err
 	}
 	defer unix.Close(fifo)
 	logs.Debugf("started container %s (init %d)", st.ID, st.InitPID)
+	if notify != nil {
+		// As runc: start returns once the container says READY=1.
+		if err := waitReady(notify, st); err != nil {
+			return err
+		}
+	}
 	if hooks := st.Config.Hooks; hooks != nil && len(hooks.Poststart) > 0 {
 		// runtime-spec: poststart runs after the user's process is
 		// executed. The init's end of the fifo is close-on-exec: the
@@ -111,4 +128,14 @@ func waitFifoReaderGone(fifo int) {
 		}
 		return
 	}
+}
+
+func waitReady(conn *net.UnixConn, st *state.State) error {
+	pidfd, err := openInit(st)
+	if err != nil {
+		conn.Close()
+		return nil // already gone: nothing will be ready
+	}
+	defer unix.Close(pidfd)
+	return relayNotify(conn, st.NotifySocket, pidfd)
 }

@@ -24,6 +24,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -87,6 +88,17 @@ func main() {
 			fail(2, "usage: probe sleep SECONDS")
 		}
 		time.Sleep(time.Duration(secs * float64(time.Second)))
+	case "notify":
+		// sd_notify: one datagram to $NOTIFY_SOCKET.
+		addr := &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"}
+		conn, err := net.DialUnix("unixgram", nil, addr)
+		if err != nil {
+			fail(1, "notify: %v", err)
+		}
+		if _, err := conn.Write([]byte(firstArg(args))); err != nil {
+			fail(1, "notify: %v", err)
+		}
+		conn.Close()
 	default:
 		fail(2, "unknown subcommand %q", os.Args[1])
 	}

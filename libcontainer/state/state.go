@@ -45,6 +45,9 @@ type State struct {
 	// (/proc/PID/ns/TYPE of the init, or the configured path).
 	NamespacePaths map[configs.NamespaceType]string `json:"namespace_paths,omitempty"`
 	Config         *configs.Config                  `json:"config"`
+	// NotifySocket is the caller's NOTIFY_SOCKET at create, which start
+	// relays the container's sd_notify messages to.
+	NotifySocket string `json:"notify_socket,omitempty"`
 }
 
 // OCIState returns the runtime-spec state for status.
