@@ -6,6 +6,7 @@ GO ?= go
 BUILD := _build
 BUNDLE := $(BUILD)/bundle
 PROBE := $(BUILD)/probe
+RECVTTY := $(BUILD)/recvtty
 BUSYBOX ?= /bin/busybox
 # The runtime the bundle's config.json comes from and the integration
 # tests run; `make integration RUNTIME=/usr/sbin/runc` checks the tests
@@ -24,7 +25,7 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT) -X main.version=$(VERSION)
 # subdirectories (the conformance tools) have ordinary unit tests.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/tests$$')
 
-.PHONY: all build deps bundle demo probe vet unit integration test conformance conformance-check bench bench-ci clean
+.PHONY: all build deps bundle demo probe recvtty vet unit integration test conformance conformance-check bench bench-ci clean
 
 all: build
 
@@ -52,6 +53,11 @@ deps:
 probe:
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PROBE) ./contrib/probe
+
+# The console-socket receiver (like runc's recvtty), for the tty tests.
+recvtty:
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(RECVTTY) ./contrib/recvtty
 
 # A busybox root filesystem plus a config.json from `$(RUNTIME) spec`
 # that runs a short demo command. Built in a scratch dir and renamed,
@@ -87,7 +93,7 @@ vet:
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
-integration: probe bundle
+integration: probe recvtty bundle
 	SKIFF_BINARY=$(RUNTIME) $(GO) test -count=1 -v -timeout 15m ./tests/
 
 test: deps build probe bundle vet unit integration conformance-check

@@ -20,9 +20,29 @@ filesystem. The container waits in the "created" state until "skiff start".`,
 		if err := checkArgs(ctx, 1, exactArgs); err != nil {
 			return err
 		}
-		if _, err := libcontainer.Create(createOptionsFromContext(ctx, ctx.Args().First())); err != nil {
+		if err := createContainer(ctx); err != nil {
 			return fmt.Errorf("%s create failed: %w", ctx.App.Name, err)
 		}
 		return nil
 	},
+}
+
+func createContainer(ctx *cli.Context) error {
+	pidfdSock, err := dialPidfdSocket(ctx)
+	if err != nil {
+		return err
+	}
+	defer pidfdSock.Close()
+	st, err := libcontainer.Create(createOptionsFromContext(ctx, ctx.Args().First()))
+	if err != nil {
+		return err
+	}
+	if pidfdSock != nil {
+		// The init waits on exec.fifo: its pid cannot have been reused.
+		if err := pidfdSock.Send(st.InitPID, libcontainer.PidfdInit); err != nil {
+			destroy(stateRoot(ctx), st)
+			return err
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer"
+	"github.com/skiff-runtime/skiff/libcontainer/logs"
 	"github.com/skiff-runtime/skiff/libcontainer/signals"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 	"github.com/skiff-runtime/skiff/specconv"
@@ -29,6 +30,7 @@ process format; otherwise from the container's own process, changed by
 the flags and with the arguments given.`,
 	Flags: []cli.Flag{
 		consoleSocketFlag,
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
@@ -52,11 +54,22 @@ the flags and with the arguments given.`,
 		}
 		status, err := execProcess(ctx)
 		if err != nil {
-			return fmt.Errorf("exec failed: %w", err)
+			// 255, as runc: engines tell a failed exec from a process
+			// that exited 1.
+			fatalWithCode(fmt.Errorf("exec failed: %w", err), 255)
 		}
 		os.Exit(status)
 		return nil
 	},
+}
+
+// fatalWithCode reports err as fatal does, with another exit status.
+func fatalWithCode(err error, code int) {
+	logs.Errorf("%s", err)
+	if !logs.ToStderr() {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
 }
 
 func execProcess(ctx *cli.Context) (int, error) {
@@ -85,12 +98,20 @@ func execProcess(ctx *cli.Context) (int, error) {
 		return -1, err
 	}
 	detach := ctx.Bool("detach")
+	if ctx.String("console-socket") != "" && (!detach || !proc.Terminal) {
+		return -1, errors.New("cannot use console socket if runc will not detach or allocate tty")
+	}
 	opts := &libcontainer.ExecOptions{
 		Process:       &proc,
 		PreserveFDs:   int(ctx.Uint("preserve-fds")),
 		PidFile:       absPath(ctx.String("pid-file")),
 		ConsoleSocket: absPath(ctx.String("console-socket")),
 	}
+	pidfdSock, err := dialPidfdSocket(ctx)
+	if err != nil {
+		return -1, err
+	}
+	defer pidfdSock.Close()
 	var tty *ttyProxy
 	if proc.Terminal && opts.ConsoleSocket == "" && !detach {
 		tty = newTTYProxy()
@@ -103,14 +124,27 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if detach {
-		return 0, nil
-	}
+	// The process is skiff's child (CLONE_PARENT) and not reaped yet, so
+	// the pidfd is surely its own.
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)
+	if pidfdSock != nil {
+		if err := pidfdSock.Send(pid, libcontainer.PidfdExec); err != nil {
+			// As with runc, the engine never sees a process it cannot
+			// track.
+			_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, 0, nil)
+			return -1, err
+		}
+		pidfdSock.Close()
+	}
+	if detach {
+		return 0, nil
+	}
 	return fwd.Forward(pid, pidfd)
 }
 
@@ -137,8 +171,9 @@ func execSpecProcess(ctx *cli.Context, st *state.State) (*specs.Process, error) 
 	if len(p.Args) == 0 {
 		return nil, errors.New("exec: no command given")
 	}
+	// consoleSize stays the container's, as with runc: a pty sent to
+	// --console-socket starts with it.
 	p.Terminal = ctx.Bool("tty")
-	p.ConsoleSize = nil
 	if cwd := ctx.String("cwd"); cwd != "" {
 		p.Cwd = cwd
 	}

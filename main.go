@@ -65,15 +65,20 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand,
 			deleteCommand,
+			eventsCommand,
 			execCommand,
 			featuresCommand,
 			initCommand,
 			killCommand,
 			listCommand,
+			pauseCommand,
+			psCommand,
+			resumeCommand,
 			runCommand,
 			specCommand,
 			startCommand,
 			stateCommand,
+			updateCommand,
 		},
 		Before: func(ctx *cli.Context) error {
 			if err := setupRoot(ctx, xdgRoot); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -27,6 +28,7 @@ your host.`,
 	Flags: []cli.Flag{
 		bundleFlag,
 		consoleSocketFlag,
+		pidfdSocketFlag,
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 		pidFileFlag,
@@ -53,6 +55,10 @@ your host.`,
 // returns its exit status.
 func runContainer(ctx *cli.Context, id string) (int, error) {
 	detach := ctx.Bool("detach")
+	if !detach && ctx.String("console-socket") != "" {
+		// runc's rule and text: a foreground run relays the terminal itself.
+		return -1, errors.New("cannot use console socket if runc will not detach or allocate tty")
+	}
 	// Signals that arrive while the container is made are kept for it.
 	// No Stop: skiff exits right after, and Stop costs as much as Notify.
 	fwd := signals.Notify()
@@ -65,6 +71,11 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		}
 	}
 	root := stateRoot(ctx)
+	pidfdSock, err := dialPidfdSocket(ctx)
+	if err != nil {
+		return -1, err
+	}
+	defer pidfdSock.Close()
 	opts := createOptionsFromContext(ctx, id)
 	if !detach && opts.ConsoleSocket == "" {
 		// With process.terminal, the container's pty is relayed to
@@ -85,6 +96,13 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		return -1, fmt.Errorf("pidfd_open %d: %w", st.InitPID, err)
 	}
 	defer unix.Close(pidfd)
+	if pidfdSock != nil {
+		if err := pidfdSock.Send(st.InitPID, libcontainer.PidfdInit); err != nil {
+			destroy(root, st)
+			return -1, err
+		}
+		pidfdSock.Close()
+	}
 	if err := libcontainer.Start(root, st); err != nil {
 		destroy(root, st)
 		return -1, err

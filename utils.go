@@ -79,6 +79,10 @@ var (
 		Name:  "console-socket",
 		Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal",
 	}
+	pidfdSocketFlag = &cli.StringFlag{
+		Name:  "pidfd-socket",
+		Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process",
+	}
 	pidFileFlag = &cli.StringFlag{
 		Name:  "pid-file",
 		Usage: "specify the file to write the process id to",
@@ -99,12 +103,15 @@ var (
 
 // createFlags are `skiff create`'s flags, in runc's order.
 var createFlags = []cli.Flag{
-	bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFDsFlag,
+	bundleFlag, consoleSocketFlag, pidfdSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFDsFlag,
 }
 
 // createOptionsFromContext gathers the create/run flags. Paths are made
-// absolute here, relative to the directory skiff was started in.
+// absolute here, relative to the directory skiff was started in. The
+// socket-activation fds come first (3..), then --preserve-fds, as runc
+// passes them.
 func createOptionsFromContext(ctx *cli.Context, id string) *libcontainer.CreateOptions {
+	listen := listenFDs()
 	return &libcontainer.CreateOptions{
 		ID:            id,
 		Bundle:        bundlePath(ctx.String("bundle")),
@@ -115,8 +122,34 @@ func createOptionsFromContext(ctx *cli.Context, id string) *libcontainer.CreateO
 		Rootless:      rootlessCgroups,
 		ConsoleSocket: absPath(ctx.String("console-socket")),
 		PidFile:       absPath(ctx.String("pid-file")),
-		PreserveFDs:   int(ctx.Uint("preserve-fds")),
+		PreserveFDs:   listen + int(ctx.Uint("preserve-fds")),
 	}
+}
+
+// listenFDs is how many socket-activation fds (systemd's protocol) skiff
+// was given to pass on: LISTEN_FDS, when LISTEN_PID names skiff itself.
+// A LISTEN_PID of another process means the variables were inherited by
+// mistake, and the fds are not skiff's to pass (systemd's rule, which
+// runc follows).
+func listenFDs() int {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+// dialPidfdSocket connects to --pidfd-socket if it is set; nil if not.
+func dialPidfdSocket(ctx *cli.Context) (*libcontainer.PidfdSocket, error) {
+	path := ctx.String("pidfd-socket")
+	if path == "" {
+		return nil, nil
+	}
+	return libcontainer.DialPidfdSocket(absPath(path))
 }
 
 // bundlePath is the bundle directory, absolute and with symlinks

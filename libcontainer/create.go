@@ -182,11 +182,11 @@ func (c *creation) run() (*state.State, error) {
 	logs.Debugf("create %s: init started, plan of %d steps at %v", c.opts.ID, len(res.Plan.Steps), time.Since(c.start))
 
 	st := &state.State{
-		ID:          c.opts.ID,
-		Bundle:      c.bundle,
-		Rootfs:      c.cfg.Rootfs,
-		Created:     time.Now().UTC(),
-		Owner:       "",
+		ID:           c.opts.ID,
+		Bundle:       c.bundle,
+		Rootfs:       c.cfg.Rootfs,
+		Created:      time.Now().UTC(),
+		Owner:        "",
 		CgroupPaths:  c.cg.Paths(),
 		Config:       c.cfg,
 		NotifySocket: c.notify,

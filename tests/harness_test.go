@@ -109,6 +109,11 @@ func (r result) String() string {
 // runOpts are the less common knobs of a runtime invocation.
 type runOpts struct {
 	extraFiles []*os.File // become fds 3, 4, ... of the runtime
+	env        []string   // added to the runtime's (cleaned) environment
+	// wrapper, if set, runs first with the runtime's command line after
+	// it (as argv[1:]) and must exec it, e.g. to set LISTEN_PID to the
+	// pid the runtime will have.
+	wrapper []string
 }
 
 // invoke runs the runtime binary with --root root. Stdio goes to
@@ -135,9 +140,12 @@ func invoke(t testing.TB, root, dir string, opts runOpts, args ...string) result
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runtimeBin, full...)
+	if len(opts.wrapper) > 0 {
+		cmd = exec.CommandContext(ctx, opts.wrapper[0], append(append(opts.wrapper[1:], runtimeBin), full...)...)
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = opts.extraFiles
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), opts.env...)
 	if err := startTracked(cmd); err != nil {
 		t.Fatalf("%s: %v", strings.Join(res.Args, " "), err)
 	}

@@ -26,7 +26,9 @@ func TestNotifySocket(t *testing.T) {
 		s.Root.Readonly = false
 	})
 	done := make(chan result, 1)
-	go func() { done <- c.runWith(runOpts{env: []string{"NOTIFY_SOCKET=" + host}}, "run", "-d", "--bundle", c.Bundle, c.ID) }()
+	go func() {
+		done <- c.runWith(runOpts{env: []string{"NOTIFY_SOCKET=" + host}}, "run", "-d", "--bundle", c.Bundle, c.ID)
+	}()
 
 	var got []string
 	buf := make([]byte, 512)

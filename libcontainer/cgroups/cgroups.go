@@ -47,6 +47,12 @@ type Manager interface {
 	Frozen() bool
 	// Exists reports whether any of the cgroup's directories exists.
 	Exists() bool
+	// Update changes the limits of a live container (update.go).
+	Update(r *specs.LinuxResources) error
+	// Stats reads the cgroup's usage counters (stats.go).
+	Stats() (*Stats, error)
+	// NotifyOOM watches the cgroup for OOM events (oom.go).
+	NotifyOOM() (<-chan struct{}, error)
 }
 
 // ScopePrefix names the systemd scope of a container whose
@@ -282,6 +288,13 @@ func (noCgroup) Freeze() error                   { return errors.New("container 
 func (noCgroup) Thaw() error                     { return nil }
 func (noCgroup) Frozen() bool                    { return false }
 func (noCgroup) Exists() bool                    { return false }
+func (noCgroup) Update(*specs.LinuxResources) error {
+	return errors.New("container has no cgroup to update")
+}
+func (noCgroup) Stats() (*Stats, error) { return nil, errors.New("container has no cgroup") }
+func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
+	return nil, errors.New("container has no cgroup to watch")
+}
 
 // IsFrozen reads the freezer state of a cgroup given by its path map:
 // the v1 freezer hierarchy if the cgroup has one, else cgroup.freeze of

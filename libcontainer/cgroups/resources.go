@@ -135,6 +135,8 @@ func convertCPU(c *specs.LinuxCPU, res *cgroups.Resources) {
 	}
 	if c.Shares != nil {
 		res.CpuShares = *c.Shares
+		// The v2 drivers read only the weight: shares are v1's unit.
+		res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*c.Shares)
 	}
 	if c.Quota != nil {
 		res.CpuQuota = *c.Quota

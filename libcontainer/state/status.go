@@ -13,17 +13,19 @@ import (
 
 // Status works out the container's status from the system, not from
 // what was saved: the init's PID must still name the same process (same
-// start time, not a zombie), exec.fifo exists until `skiff start`, and
-// the freezer tells paused from running.
+// start time, not a zombie), the freezer tells paused, and exec.fifo
+// exists until `skiff start`.
 func (s *State) Status(root string) string {
 	if !s.InitAlive() {
 		return Stopped
 	}
-	if _, err := os.Lstat(filepath.Join(Dir(root, s.ID), ExecFifo)); err == nil {
-		return Created
-	}
+	// Frozen first, as runc: a created container can be paused too,
+	// and shows "paused" until it is resumed (then "created" again).
 	if cgroups.IsFrozen(s.CgroupPaths) {
 		return Paused
+	}
+	if _, err := os.Lstat(filepath.Join(Dir(root, s.ID), ExecFifo)); err == nil {
+		return Created
 	}
 	return Running
 }
