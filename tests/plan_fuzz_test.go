@@ -42,8 +42,8 @@ func fuzzCorpus(t testing.TB) [][]byte {
 		ReadonlyPaths: []string{"/proc/sys"},
 		Process: configs.Process{
 			Args: []string{"/bin/sh", "-c", "true"}, Env: []string{"PATH=/bin"}, Cwd: "/",
-			Rlimits:        []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 1024}},
-			Capabilities:   &configs.Capabilities{Bounding: []string{"CAP_KILL"}},
+			Rlimits:      []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 1024}},
+			Capabilities: &configs.Capabilities{Bounding: []string{"CAP_KILL"}},
 		},
 	}
 	res, err := initplan.Build(cfg, initplan.Options{
