@@ -92,6 +92,7 @@ func newContainerState(st *state.State, status, owner string) containerState {
 	if status != state.Stopped {
 		cs.InitProcessPid = st.InitPID
 	}
+	cs.Annotations = st.Annotations
 	if st.Config != nil {
 		cs.Annotations = st.Config.Annotations
 	}

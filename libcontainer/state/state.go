@@ -16,8 +16,11 @@ import (
 // File names inside a container's state directory.
 const (
 	StateFile = "state.json"
-	ExecFifo  = "exec.fifo"
-	LockFile  = "lock"
+	// ConfigFile holds the container's config, apart from state.json so
+	// that `list` reads a few hundred bytes per container.
+	ConfigFile = "config.json"
+	ExecFifo   = "exec.fifo"
+	LockFile   = "lock"
 )
 
 // Status values, as the OCI state JSON spells them.
@@ -44,7 +47,8 @@ type State struct {
 	// NamespacePaths maps namespace type to a path exec can join
 	// (/proc/PID/ns/TYPE of the init, or the configured path).
 	NamespacePaths map[configs.NamespaceType]string `json:"namespace_paths,omitempty"`
-	Config         *configs.Config                  `json:"config"`
+	Annotations    map[string]string                `json:"annotations,omitempty"`
+	Config         *configs.Config                  `json:"-"` // in ConfigFile
 	// NotifySocket is the caller's NOTIFY_SOCKET at create, which start
 	// relays the container's sd_notify messages to.
 	NotifySocket string `json:"notify_socket,omitempty"`
@@ -59,6 +63,7 @@ func (s *State) OCIState(status string) *specs.State {
 		Bundle:      s.Bundle,
 		Annotations: nil,
 	}
+	st.Annotations = s.Annotations
 	if s.Config != nil {
 		st.Annotations = s.Config.Annotations
 	}

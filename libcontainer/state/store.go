@@ -1,6 +1,8 @@
 package state
 
 import (
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,12 +95,31 @@ func Save(root string, st *State) error {
 	if err := checkID(st.ID); err != nil {
 		return err
 	}
+	dir := Dir(root, st.ID)
+	if st.Config != nil {
+		st.Annotations = st.Config.Annotations
+		data, err := json.Marshal(st.Config)
+		if err != nil {
+			return fmt.Errorf("encode config: %w", err)
+		}
+		if err := writeAtomic(dir, ConfigFile, data); err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+	}
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	dir := Dir(root, st.ID)
-	f, err := os.CreateTemp(dir, "."+StateFile+"-")
+	if err := writeAtomic(dir, StateFile, data); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes a temporary file, fsyncs it and renames it over
+// name: readers see the old or the new content, never a mix.
+func writeAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+"-")
 	if err != nil {
 		return err
 	}
@@ -112,14 +133,47 @@ func Save(root string, st *State) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, StateFile))
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
-// Load reads container id's state.json. A container whose directory or
-// state.json is missing (a create that has not finished) does not exist.
 func Load(root, id string) (*State, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(Dir(root, id), StateFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	st := new(State)
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	cpath := filepath.Join(Dir(root, id), ConfigFile)
+	st.Config = new(configs.Config)
+	data, err = os.ReadFile(cpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A half-made container: what state.json says is enough to
+		// signal and delete it.
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, st.Config); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", cpath, err)
+	}
+	return st, nil
+}
+
+// loadSummary reads state.json only: what `list` shows, without the
+// container's whole config.
+func loadSummary(root, id string) (*State, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -177,7 +231,7 @@ func List(root string) ([]*State, error) {
 				if i >= len(names) {
 					return
 				}
-				states[i], loadErrs[i] = Load(root, names[i])
+				states[i], loadErrs[i] = loadSummary(root, names[i])
 			}
 		})
 	}

@@ -98,7 +98,7 @@ func TestSaveLoadRemove(t *testing.T) {
 		t.Errorf("loaded %+v", got)
 	}
 	entries, _ := os.ReadDir(Dir(root, "c1"))
-	if len(entries) != 1 || entries[0].Name() != StateFile {
+	if len(entries) != 2 || entries[0].Name() != ConfigFile || entries[1].Name() != StateFile {
 		t.Errorf("temporary files left: %v", entries)
 	}
 	if err := Remove(root, "c1"); err != nil {
