@@ -86,8 +86,9 @@ func execProcess(ctx *cli.Context) (int, error) {
 			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	}
-	if len(ctx.StringSlice("cgroup")) > 0 {
-		return -1, errors.New("--cgroup: sub-cgroups are not supported yet")
+	subCgroups, err := parseSubCgroups(ctx.StringSlice("cgroup"))
+	if err != nil {
+		return -1, err
 	}
 	sp, err := execSpecProcess(ctx, st)
 	if err != nil {
@@ -106,6 +107,7 @@ func execProcess(ctx *cli.Context) (int, error) {
 		PreserveFDs:   int(ctx.Uint("preserve-fds")),
 		PidFile:       absPath(ctx.String("pid-file")),
 		ConsoleSocket: absPath(ctx.String("console-socket")),
+		SubCgroups:    subCgroups,
 	}
 	pidfdSock, err := dialPidfdSocket(ctx)
 	if err != nil {
@@ -244,4 +246,33 @@ func parseUser(s string) (uint32, *uint32, error) {
 	}
 	g := uint32(gid)
 	return uint32(uid), &g, nil
+}
+
+// parseSubCgroups reads --cgroup values as runc does: "path" for every
+// controller, or "controller[,controller]:path".
+func parseSubCgroups(vals []string) (map[string]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, v := range vals {
+		ctrls, path, ok := strings.Cut(v, ":")
+		if !ok {
+			if len(vals) > 1 {
+				return nil, fmt.Errorf("--cgroup %q: without a controller it must be the only --cgroup", v)
+			}
+			m[""] = v
+			continue
+		}
+		if path == "" || ctrls == "" {
+			return nil, fmt.Errorf("--cgroup %q: want [controller:]path", v)
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if _, dup := m[c]; dup {
+				return nil, fmt.Errorf("--cgroup: controller %q given twice", c)
+			}
+			m[c] = path
+		}
+	}
+	return m, nil
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
@@ -21,6 +24,9 @@ type ExecOptions struct {
 	// OnConsole takes the pty master when the caller proxies the
 	// terminal itself; otherwise it goes to ConsoleSocket.
 	OnConsole func(master *os.File) error
+	// SubCgroups (--cgroup) puts the process in existing sub-cgroups of
+	// the container's: controller -> relative path, "" for every one.
+	SubCgroups map[string]string
 }
 
 // Exec starts a process in the running container st and returns its pid
@@ -66,7 +72,11 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			p.kill()
 		}
 	}()
-	if err := cgroups.Load(st.CgroupPaths).Apply(p.stage1Pid()); err != nil {
+	paths, err := subCgroupPaths(st.CgroupPaths, o.SubCgroups)
+	if err != nil {
+		return 0, err
+	}
+	if err := cgroups.Load(paths).Apply(p.stage1Pid()); err != nil {
 		return 0, fmt.Errorf("join the container's cgroup: %w", err)
 	}
 	pid := 0
@@ -93,4 +103,39 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	}
 	ok = true
 	return pid, nil
+}
+
+// subCgroupPaths applies --cgroup: each named (or every) controller's
+// path gets the sub-cgroup appended, which must exist inside the
+// container's cgroup.
+func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
+	if len(sub) == 0 {
+		return paths, nil
+	}
+	out := make(map[string]string, len(paths))
+	for ctrl, p := range paths {
+		out[ctrl] = p
+	}
+	for ctrl, rel := range sub {
+		clean := filepath.Clean("/" + rel)
+		if clean == "/" || strings.Contains(rel, "..") {
+			return nil, fmt.Errorf("--cgroup %q: must name a sub-cgroup of the container's", rel)
+		}
+		matched := false
+		for c, p := range paths {
+			if ctrl != "" && c != ctrl && !slices.Contains(strings.Split(c, ","), ctrl) {
+				continue
+			}
+			dir := p + clean
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("--cgroup %s: %s is not an existing cgroup", rel, dir)
+			}
+			out[c] = dir
+			matched = true
+		}
+		if !matched {
+			return nil, fmt.Errorf("--cgroup %s:%s: the container has no %q cgroup", ctrl, rel, ctrl)
+		}
+	}
+	return out, nil
 }
