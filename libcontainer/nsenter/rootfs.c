@@ -161,6 +161,10 @@ void do_rootfs(struct cursor *c)
 	close(target);
 	/* After move_mount the tree fd is the root of the attached mount. */
 	st.rootfd = tree;
+	/* Leave the caller's directory: nothing of the host is the init's
+	 * cwd while it sets up (it is visible to a pid namespace it joins). */
+	if (fchdir(tree) < 0)
+		fail(errno, "chdir", "to the root filesystem");
 }
 
 void do_mount_bind(struct cursor *c)
