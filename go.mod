@@ -25,6 +25,7 @@ require (
 	github.com/hashicorp/errwrap v1.0.0 // indirect
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
 	github.com/mndrix/tap-go v0.0.0-20171203230836-629fa407e90b // indirect
+	github.com/moby/sys/user v0.5.0 // indirect
 	github.com/mrunalp/fileutils v0.5.0 // indirect
 	github.com/opencontainers/selinux v1.9.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect

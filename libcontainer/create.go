@@ -82,6 +82,7 @@ func Create(opts *CreateOptions) (*state.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Process.Env = processEnv(cfg.Process.Env, cfg.Rootfs, cfg.Process.UID)
 	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, start: t0}
 	if c.notify = hostNotifySocket(); c.notify != "" {
 		if err := setupNotify(cfg, dir); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
@@ -36,6 +37,10 @@ func Start(root string, st *state.State) error {
 		}
 		s := st.OCIState(state.Created)
 		if err := RunHooksInContainer("startContainer", hooks.StartContainer, st.NamespacePaths, s); err != nil {
+			// runtime-spec: generate an error and stop the container.
+			if kerr := killInit(st, cgroups.Load(st.CgroupPaths)); kerr != nil {
+				logs.Warnf("stop container %s: %v", st.ID, kerr)
+			}
 			return err
 		}
 	}
