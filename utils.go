@@ -123,6 +123,7 @@ func createOptionsFromContext(ctx *cli.Context, id string) *libcontainer.CreateO
 		ConsoleSocket: absPath(ctx.String("console-socket")),
 		PidFile:       absPath(ctx.String("pid-file")),
 		PreserveFDs:   listen + int(ctx.Uint("preserve-fds")),
+		ListenFDs:     listen,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -96,5 +97,26 @@ func TestContainerStateJSON(t *testing.T) {
 		`"created":"2024-01-02T03:04:05.0000006Z","owner":""}`
 	if string(data) != want {
 		t.Errorf("got  %s\nwant %s", data, want)
+	}
+}
+
+func TestListenFDs(t *testing.T) {
+	self := strconv.Itoa(os.Getpid())
+	for _, tc := range []struct {
+		pid, fds string
+		want     int
+	}{
+		{self, "2", 2},
+		{self, "0", 0},
+		{self, "-3", 0},
+		{self, "many", 0},
+		{"1", "2", 0}, // another process's variables: not skiff's fds
+		{"", "2", 0},
+	} {
+		t.Setenv("LISTEN_PID", tc.pid)
+		t.Setenv("LISTEN_FDS", tc.fds)
+		if got := listenFDs(); got != tc.want {
+			t.Errorf("LISTEN_PID=%q LISTEN_FDS=%q: %d fds, want %d", tc.pid, tc.fds, got, tc.want)
+		}
 	}
 }

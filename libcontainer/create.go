@@ -30,6 +30,9 @@ type CreateOptions struct {
 
 	ConsoleSocket, PidFile string
 	PreserveFDs            int
+	// ListenFDs: how many of the first PreserveFDs are socket-activation
+	// fds (LISTEN_FDS); the container's process is told about them.
+	ListenFDs int
 
 	// OnConsole, if set, takes the pty master of a container with a
 	// terminal instead of the console socket (`run` in the foreground).
@@ -82,6 +85,7 @@ func Create(opts *CreateOptions) (*state.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	addListenFDsEnv(&cfg.Process, opts.ListenFDs)
 	cfg.Process.Env = processEnv(cfg.Process.Env, cfg.Rootfs, cfg.Process.UID)
 	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, start: t0}
 	if c.notify = hostNotifySocket(); c.notify != "" {
