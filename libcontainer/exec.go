@@ -36,6 +36,9 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.OnConsole == nil {
 		return 0, errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
+	if o.Process.ApparmorProfile != "" && !apparmorEnabled() {
+		return 0, errors.New("process.apparmorProfile: AppArmor is not enabled on this host")
+	}
 	o.Process.Env = processEnv(o.Process.Env, fmt.Sprintf("/proc/%d/root", st.InitPID), o.Process.UID)
 	hc, err := hostCapabilities()
 	if err != nil {
