@@ -139,24 +139,13 @@ func writeAtomic(dir, name string, data []byte) error {
 }
 
 func Load(root, id string) (*State, error) {
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(Dir(root, id), StateFile)
-	data, err := os.ReadFile(path)
+	st, err := loadSummary(root, id)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ErrNotExist
-		}
 		return nil, err
-	}
-	st := new(State)
-	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	cpath := filepath.Join(Dir(root, id), ConfigFile)
 	st.Config = new(configs.Config)
-	data, err = os.ReadFile(cpath)
+	data, err := os.ReadFile(cpath)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A half-made container: what state.json says is enough to
 		// signal and delete it.
