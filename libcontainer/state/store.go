@@ -138,6 +138,8 @@ func writeAtomic(dir, name string, data []byte) error {
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
+// Load reads a container's state and config; ErrNotExist when there is
+// no such container.
 func Load(root, id string) (*State, error) {
 	st, err := loadSummary(root, id)
 	if err != nil {
