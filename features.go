@@ -9,9 +9,11 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/opencontainers/selinux/go-selinux"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
+
 	"github.com/skiff-runtime/skiff/libcontainer/seccomp"
 	"github.com/skiff-runtime/skiff/specconv"
 )
@@ -55,6 +57,7 @@ func skiffFeatures() *features.Features {
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
 	}
+	selinuxOn := selinux.GetEnabled()
 	f := &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -74,8 +77,9 @@ func skiffFeatures() *features.Features {
 				KnownFlags:     seccomp.KnownFlags(),
 				SupportedFlags: seccomp.SupportedFlags(),
 			},
-			Apparmor:        &features.Apparmor{Enabled: &no},
-			Selinux:         &features.Selinux{Enabled: &no},
+			Apparmor: &features.Apparmor{Enabled: &no},
+			// Labels are applied where the host runs SELinux.
+			Selinux:         &features.Selinux{Enabled: &selinuxOn},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},

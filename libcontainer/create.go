@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
@@ -157,6 +158,7 @@ func (c *creation) run() (*state.State, error) {
 		LastCap:      hostCaps.last,
 		CapByName:    hostCaps.byName,
 		Rootless:     c.opts.Rootless,
+		SELinux:      selinux.GetEnabled(),
 	}
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/selinux/go-selinux"
+
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/initplan"
@@ -56,6 +58,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
 			Rootless: st.Config != nil && st.Config.Rootless,
 			Seccomp:  filter,
+			SELinux:  selinux.GetEnabled(),
 		},
 		NamespacePaths: st.NamespacePaths,
 		UserNS:         userns,

@@ -34,6 +34,9 @@ type Options struct {
 	Rootless bool
 	// Seccomp is the filter, compiled by the parent; nil for none.
 	Seccomp *SeccompFilter
+	// SELinux: the host enforces or permits SELinux, so process labels
+	// are applied (without it they are ignored, as runc does).
+	SELinux bool
 }
 
 // SeccompFilter is a compiled seccomp program.

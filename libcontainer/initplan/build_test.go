@@ -145,3 +145,38 @@ func TestDevicesSkippedWhenDevIsBound(t *testing.T) {
 		t.Fatalf("devices in a user namespace %#v", d)
 	}
 }
+
+// process.selinuxLabel is applied only where SELinux is on (runc ignores
+// it otherwise), through the init's procfs, before skiff's fds close.
+func TestSelinuxLabel(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Process.SelinuxLabel = "system_u:system_r:container_t:s0:c1,c2"
+	r, err := Build(cfg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stepsOf[ExecLabel](r.Plan)) != 0 {
+		t.Fatal("label planned without SELinux")
+	}
+	o := testOptions()
+	o.SELinux = true
+	r, err = Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label, closeFds := -1, -1
+	for i, s := range r.Plan.Steps {
+		switch v := s.(type) {
+		case ExecLabel:
+			if v.Label != cfg.Process.SelinuxLabel {
+				t.Errorf("label %q", v.Label)
+			}
+			label = i
+		case CloseFds:
+			closeFds = i
+		}
+	}
+	if label < 0 || label > closeFds {
+		t.Errorf("exec label at step %d, fds closed at %d", label, closeFds)
+	}
+}

@@ -20,6 +20,10 @@ func planProcess(cfg *configs.Config, o Options, r *Result, add func(Step)) erro
 	for _, rl := range p.Rlimits {
 		add(Rlimit{Resource: uint32(rl.Type), Soft: rl.Soft, Hard: rl.Hard})
 	}
+	if p.SelinuxLabel != "" && o.SELinux {
+		// Before the fds close: it is written through the init's procfs.
+		add(ExecLabel{Label: p.SelinuxLabel})
+	}
 	// From here on the init needs none of its own fds; closing them now
 	// also means a seccomp filter loaded next only meets old, plain
 	// syscalls (prctl, setresuid, capset, chdir, stat, read, execve).

@@ -194,6 +194,13 @@ type Exec struct {
 // ReportPid sends MSG_PID so the parent learns the pid (exec).
 type ReportPid struct{}
 
+// ExecLabel sets the SELinux label the process gets at execve, through
+// the init's private procfs (thread-self/attr/exec).
+type ExecLabel struct{ Label string }
+
+func (s ExecLabel) encode(e *encoder) { e.record(recExecLabel, func() { e.str(s.Label) }) }
+func (ExecLabel) String() string      { return "set the SELinux exec label" }
+
 // Console creates a pty in the container and makes it the controlling
 // terminal and stdio; the master goes to the parent.
 type Console struct {

@@ -106,6 +106,7 @@ const (
 	recPersonality  = 42
 	recCPUAffinity  = 43
 	recMemoryPolicy = 44
+	recExecLabel    = 45
 	recProcHandle   = 39
 
 	fsParamFlag   = 0

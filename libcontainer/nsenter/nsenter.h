@@ -74,5 +74,6 @@ void do_sched_attr(struct cursor *c);
 void do_personality(struct cursor *c);
 void do_cpu_affinity(struct cursor *c);
 void do_mempolicy(struct cursor *c);
+void do_exec_label(struct cursor *c);
 
 #endif

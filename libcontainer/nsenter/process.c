@@ -397,3 +397,23 @@ void do_mempolicy(struct cursor *c)
 		fail(errno, "set_mempolicy", "linux.memoryPolicy");
 	free(mask);
 }
+
+void do_exec_label(struct cursor *c)
+{
+	const char *label = cur_str(c);
+	cur_end(c);
+	struct open_how how = {
+		.flags = O_WRONLY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	/* thread-self is a symlink: resolve it by hand to our own pid dir. */
+	char path[64];
+	snprintf(path, sizeof(path), "%d/attr/exec", (int)getpid());
+	int fd = (int)syscall(SYS_openat2, proc_handle(), path, &how, sizeof(how));
+	if (fd < 0)
+		fail(errno, "selinux", "open attr/exec");
+	size_t n = strlen(label);
+	if (write(fd, label, n) != (ssize_t)n)
+		fail(errno, "selinux", "set exec label %s", label);
+	close(fd);
+}

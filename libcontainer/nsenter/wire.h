@@ -67,6 +67,7 @@
 #define REC_PERSONALITY 42
 #define REC_CPU_AFFINITY 43
 #define REC_MEMORY_POLICY 44
+#define REC_EXEC_LABEL 45
 
 /* fsconfig parameter kinds in REC_MOUNT_FS. */
 #define FSPARAM_FLAG 0
