@@ -106,6 +106,16 @@ conformance: build
 conformance-check: build
 	tests/conformance/run.sh --check
 
+# skiff in a nested qemu VM with pure cgroup v2 (and, second, systemd as
+# PID 1 with --systemd-cgroup), through ../shared/vmlane/lane.sh: v2
+# limits seen from inside, the cgroup namespace, the exit status.
+test-cgroupv2: build bundle
+	@test -x ../shared/vmlane/lane.sh || { echo "test-cgroupv2: ../shared/vmlane/lane.sh is missing" >&2; exit 1; }
+	mkdir -p $(BUILD)/lane
+	tar -C $(BUNDLE)/rootfs -cf $(BUILD)/lane/rootfs.tar .
+	RUNTIME=$(CURDIR)/skiff ROOTFS_TAR=$(CURDIR)/$(BUILD)/lane/rootfs.tar W=$(CURDIR)/$(BUILD)/lane \
+		../shared/vmlane/lane.sh $(or $(LANE),minimal)
+
 # Benchmark against Debian's runc and crun 1.8.1 and trixie's crun 1.21 (needs
 # root and ../shared/bench/bench.sh); see docs/performance.md.
 bench: build
