@@ -16,15 +16,11 @@ var ErrNotPaused = errors.New("container not paused")
 // created container may be paused too; its init is then frozen while it
 // waits for `start`.
 func Pause(root, id string) error {
-	unlock, err := state.Lock(root, id)
+	st, unlock, err := state.LockAndLoad(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := state.Load(root, id)
-	if err != nil {
-		return err
-	}
 	switch st.Status(root) {
 	case state.Running, state.Created:
 	default:
@@ -35,15 +31,11 @@ func Pause(root, id string) error {
 
 // Resume thaws a paused container.
 func Resume(root, id string) error {
-	unlock, err := state.Lock(root, id)
+	st, unlock, err := state.LockAndLoad(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := state.Load(root, id)
-	if err != nil {
-		return err
-	}
 	if st.Status(root) != state.Paused {
 		return ErrNotPaused
 	}

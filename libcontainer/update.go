@@ -29,15 +29,11 @@ type UpdateOptions struct {
 // resources), never silently dropped. If the kernel refuses the new
 // limits, the old ones are put back.
 func Update(root, id string, opts UpdateOptions) error {
-	unlock, err := state.Lock(root, id)
+	st, unlock, err := state.LockAndLoad(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := state.Load(root, id)
-	if err != nil {
-		return err
-	}
 	// runc's order: the RDT checks come before the status check.
 	if err := checkRDT(opts); err != nil {
 		return err

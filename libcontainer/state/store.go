@@ -138,6 +138,20 @@ func writeAtomic(dir, name string, data []byte) error {
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
+// LockAndLoad takes the container's lock, then loads it: what a command
+// that changes a container does first. The caller runs unlock.
+func LockAndLoad(root, id string) (st *State, unlock func(), err error) {
+	unlock, err = Lock(root, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = Load(root, id); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // Load reads a container's state and config; ErrNotExist when there is
 // no such container.
 func Load(root, id string) (*State, error) {
