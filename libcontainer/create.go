@@ -163,12 +163,21 @@ func (c *creation) run() (*state.State, error) {
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo})
+	cgroupDir, err := c.cg.CloneTarget()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir)
+	if cgroupDir != nil {
+		cgroupDir.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
+	if !c.init.bornInCgroup {
+		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
 	}
 	if err := c.cg.Set(c.cfg.Resources); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)

@@ -69,7 +69,19 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
 	}
-	p, err := startInit(o.PreserveFDs, nil)
+	paths, err := subCgroupPaths(st.CgroupPaths, o.SubCgroups)
+	if err != nil {
+		return 0, err
+	}
+	cg := cgroups.Load(paths)
+	cgroupDir, err := cg.CloneTarget()
+	if err != nil {
+		return 0, fmt.Errorf("join the container's cgroup: %w", err)
+	}
+	p, err := startInit(o.PreserveFDs, nil, cgroupDir)
+	if cgroupDir != nil {
+		cgroupDir.Close()
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -79,12 +91,10 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			p.kill()
 		}
 	}()
-	paths, err := subCgroupPaths(st.CgroupPaths, o.SubCgroups)
-	if err != nil {
-		return 0, err
-	}
-	if err := cgroups.Load(paths).Apply(p.stage1Pid()); err != nil {
-		return 0, fmt.Errorf("join the container's cgroup: %w", err)
+	if !p.bornInCgroup {
+		if err := cg.Apply(p.stage1Pid()); err != nil {
+			return 0, fmt.Errorf("join the container's cgroup: %w", err)
+		}
 	}
 	pid := 0
 	h := &initHandler{}

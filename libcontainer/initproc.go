@@ -20,10 +20,12 @@ import (
 // initProcess is the parent's end of one `skiff init`: the first stage
 // it started, and the socket the protocol of initplan/wire.go runs on.
 type initProcess struct {
-	cmd      *exec.Cmd
-	sock     int
-	pids     map[int]bool // every pid that sent a frame: stage 1 and the init
-	received *os.File     // the last fd the init sent
+	cmd *exec.Cmd
+	// bornInCgroup: clone3 put stage 1 in its cgroup (CLONE_INTO_CGROUP).
+	bornInCgroup bool
+	sock         int
+	pids         map[int]bool // every pid that sent a frame: stage 1 and the init
+	received     *os.File     // the last fd the init sent
 }
 
 // InitError is a failure the init reported: which step, what it did,
@@ -52,13 +54,15 @@ func (e *InitError) Unwrap() error { return e.Errno }
 
 // startInit starts `skiff init` with the preserved fds 3.., then extra
 // (the exec fifo), then the socket: the socket is the last fd, and the C
-// stage closes anything above it.
-func startInit(preserveFDs int, extra []*os.File) (*initProcess, error) {
-	return startInitWithStdio(preserveFDs, extra, os.Stdin, os.Stdout, os.Stderr)
+// stage closes anything above it. With a cgroup directory (v2), the
+// process is born in that cgroup where the kernel can do it; the caller
+// moves it there when bornInCgroup is false.
+func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // startInitWithStdio is startInit with other stdio.
-func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr *os.File) (*initProcess, error) {
+func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -105,11 +109,39 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, stdin, stdout, stderr
 			Pdeathsig: unix.SIGKILL,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	born := false
+	if cgroupDir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgroupDir.Fd())
+		err = cmd.Start()
+		if err == nil {
+			born = true
+		} else {
+			// Kernels before 5.7 have no CLONE_INTO_CGROUP (and some
+			// seccomp profiles refuse clone3): start it the old way.
+			logs.Debugf("clone3 into cgroup: %v; moving the process instead", err)
+			cmd = cloneCmd(cmd)
+		}
+	}
+	if !born {
+		err = cmd.Start()
+	}
+	if err != nil {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}}, nil
+	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}, bornInCgroup: born}, nil
+}
+
+// cloneCmd is a fresh copy of a command that failed to start (an
+// exec.Cmd cannot be started twice), without the cgroup fd.
+func cloneCmd(c *exec.Cmd) *exec.Cmd {
+	return &exec.Cmd{
+		Path: c.Path, Args: c.Args, Env: c.Env,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		ExtraFiles:  c.ExtraFiles,
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: c.SysProcAttr.Pdeathsig},
+	}
 }
 
 func (p *initProcess) stage1Pid() int { return p.cmd.Process.Pid }

@@ -22,6 +22,7 @@ import (
 	libmanager "github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
@@ -53,6 +54,10 @@ type Manager interface {
 	Stats() (*Stats, error)
 	// NotifyOOM watches the cgroup for OOM events (oom.go).
 	NotifyOOM() (<-chan struct{}, error)
+	// CloneTarget opens the cgroup's directory for clone3's
+	// CLONE_INTO_CGROUP, creating the cgroup first if New made the
+	// manager; nil where that does not apply (see cgroups.go).
+	CloneTarget() (*os.File, error)
 }
 
 // ScopePrefix names the systemd scope of a container whose
@@ -99,7 +104,7 @@ func New(id string, cfg *configs.Config, useSystemd, rootless bool) (Manager, er
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager: %w", err)
 	}
-	return &manager{lib: lib, res: res, fresh: true}, nil
+	return &manager{lib: lib, res: res, fresh: true, systemd: useSystemd}, nil
 }
 
 // Load returns the manager of an existing cgroup from the paths that
@@ -122,7 +127,42 @@ type manager struct {
 	err error // why lib could not be made (Load)
 	res *cgroups.Resources
 	// fresh: made by New, limits not set yet (the container is empty).
-	fresh bool
+	fresh   bool
+	systemd bool
+}
+
+// CloneTarget lets a process be born in the cgroup (clone3 with
+// CLONE_INTO_CGROUP): no write to cgroup.procs, and no moment when the
+// process runs outside its limits. Only a pure cgroup v2 host with the
+// cgroupfs driver qualifies: a v1 hierarchy cannot be joined that way,
+// and the systemd driver needs the pid to make its scope.
+func (m *manager) CloneTarget() (*os.File, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	if m.systemd || !cgroups.IsCgroup2UnifiedMode() {
+		return nil, nil
+	}
+	if m.fresh {
+		if err := m.lib.Apply(-1); err != nil {
+			if errors.Is(err, cgroups.ErrRootless) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+	dir := m.lib.GetPaths()[""]
+	if dir == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) && !m.fresh {
+		return nil, nil // Apply says what is wrong
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 func (m *manager) Apply(pid int) error {
@@ -291,7 +331,8 @@ func (noCgroup) Exists() bool                    { return false }
 func (noCgroup) Update(*specs.LinuxResources) error {
 	return errors.New("container has no cgroup to update")
 }
-func (noCgroup) Stats() (*Stats, error) { return nil, errors.New("container has no cgroup") }
+func (noCgroup) Stats() (*Stats, error)         { return nil, errors.New("container has no cgroup") }
+func (noCgroup) CloneTarget() (*os.File, error) { return nil, nil }
 func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 	return nil, errors.New("container has no cgroup to watch")
 }
