@@ -351,6 +351,28 @@ static void run_plan(uint8_t *buf, size_t len)
 	_exit(0);
 }
 
+#ifndef __GLIBC__
+/*
+ * musl does not pass argc and argv to constructors, but its start-up
+ * has just set environ to argv + argc + 1 on the process's initial
+ * stack, with argc in the word before argv[0]. Walking back from
+ * environ finds argc: the first slot holding the small integer k, k
+ * slots before the NULL that ends argv (no argv pointer is that small).
+ */
+extern char **environ;
+static int initial_args(char ***argv)
+{
+	char **end = environ - 1; /* argv[argc], NULL */
+	for (long k = 0; k < 4096; k++) {
+		if ((long)end[-k - 1] == k) {
+			*argv = end - k;
+			return (int)k;
+		}
+	}
+	return 0;
+}
+#endif
+
 /*
  * glibc passes (argc, argv, envp) to constructors. This runs in every
  * skiff process, so it must cost nothing unless argv says "init".
@@ -358,6 +380,9 @@ static void run_plan(uint8_t *buf, size_t len)
 __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, char **envp)
 {
 	(void)envp;
+#ifndef __GLIBC__
+	argc = initial_args(&argv);
+#endif
 	if (argc != 3 || strcmp(argv[1], "init") != 0)
 		return;
 

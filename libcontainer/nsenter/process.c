@@ -66,7 +66,7 @@ void do_rlimit(struct cursor *c)
 	rl.rlim_cur = cur_u64(c);
 	rl.rlim_max = cur_u64(c);
 	cur_end(c);
-	if (prlimit(0, (__rlimit_resource_t)res, &rl, NULL) < 0)
+	if (prlimit(0, (int)res, &rl, NULL) < 0)
 		fail(errno, "setrlimit", "resource %u to %llu/%llu", res, (unsigned long long)rl.rlim_cur,
 		     (unsigned long long)rl.rlim_max);
 }
