@@ -2,10 +2,10 @@ package libcontainer
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
+	"io"
+	"os"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,6 +13,7 @@ import (
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/initplan"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
 
@@ -53,36 +54,59 @@ func RunHooksWarn(kind string, hooks []specs.Hook, s *specs.State) {
 	}
 }
 
+// runHook runs one host hook with the state on stdin and waits for it,
+// killing it once its timeout has passed; its output (stdout and
+// stderr) goes into the error.
 func runHook(h specs.Hook, stateJSON []byte) error {
-	ctx := context.Background()
-	if h.Timeout != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, h.Path)
-	if len(h.Args) > 0 {
-		cmd.Args = h.Args
-	}
-	cmd.Env = h.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Stdin = bytes.NewReader(stateJSON)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("timed out after %ds", *h.Timeout)
-	}
+	stdin, stdinW, err := os.Pipe()
 	if err != nil {
-		if out.Len() > 0 {
-			return fmt.Errorf("%w, output: %s", err, bytes.TrimSpace(out.Bytes()))
+		return err
+	}
+	defer stdin.Close()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		stdinW.Close()
+		return err
+	}
+	defer out.Close()
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
+	}
+	pid, err := nsenter.Spawn(h.Path, args, h.Env, [3]int{int(stdin.Fd()), int(outW.Fd()), int(outW.Fd())})
+	outW.Close()
+	if err != nil {
+		stdinW.Close()
+		return err
+	}
+	// A hook may not read its stdin at all, so the write must not
+	// hold up the wait.
+	go func() {
+		_, _ = stdinW.Write(stateJSON)
+		stdinW.Close()
+	}()
+	var output bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(&output, out)
+		close(copied)
+	}()
+	err = waitHook(pid, h.Timeout)
+	// A daemon the hook left behind may hold the output pipe open.
+	_ = out.SetReadDeadline(time.Now().Add(hookOutputGrace))
+	<-copied
+	if err != nil {
+		if output.Len() > 0 {
+			return fmt.Errorf("%w, output: %s", err, bytes.TrimSpace(output.Bytes()))
 		}
 		return err
 	}
 	return nil
 }
+
+// hookOutputGrace is how long a hook's output is still read once the
+// hook has exited (its children may hold the pipe).
+const hookOutputGrace = 100 * time.Millisecond
 
 // runCreateHooks answers the init's sync requests during create.
 func runCreateHooks(cfg *configs.Config, st *state.State, tag uint32, pid int) error {

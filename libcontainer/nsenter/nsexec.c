@@ -373,6 +373,8 @@ static int initial_args(char ***argv)
 }
 #endif
 
+void skiff_start_mask(int argc, char **argv); /* signals.c */
+
 /*
  * glibc passes (argc, argv, envp) to constructors. This runs in every
  * skiff process, so it must cost nothing unless argv says "init".
@@ -383,6 +385,7 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 #ifndef __GLIBC__
 	argc = initial_args(&argv);
 #endif
+	skiff_start_mask(argc, argv);
 	if (argc != 3 || strcmp(argv[1], "init") != 0)
 		return;
 

@@ -51,11 +51,23 @@ type Forwarder struct {
 
 // Notify starts catching every signal. Call it before creating the
 // container: signals that arrive meanwhile are queued and delivered by
-// Forward. Registering some 65 handlers costs a hand-off with the Go
-// runtime's signal thread each, so it happens in the background while
-// the container is made; Forward waits for it.
+// Forward. When skiff's start-up already blocked the relayed signals
+// (a foreground run or exec, see libcontainer/nsenter/signals.c), they
+// are read from a signalfd. Otherwise os/signal catches them; its
+// registering some 65 handlers costs a hand-off with the Go runtime's
+// signal thread each, so it happens in the background while the
+// container is made, and Forward waits for it.
 func Notify() *Forwarder {
 	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{})}
+	if blocked, unblocked, ok := startupBlocked(); ok {
+		if err := f.readSignalFD(blocked); err == nil {
+			signal.Notify(f.ch, unblocked...)
+			close(f.ready)
+			return f
+		}
+		// os/signal still works: it unblocks what it catches on a
+		// thread of its own.
+	}
 	go func() {
 		signal.Notify(f.ch)
 		close(f.ready)

@@ -1,0 +1,89 @@
+package signals
+
+import (
+	"encoding/binary"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// relayed reports whether Forward passes s on: every signal but the
+// synchronous faults, KILL and STOP, the ones the Go runtime keeps (URG,
+// PROF), PIPE, and the C library's real-time signals (32-34). The same
+// set as libcontainer/nsenter/signals.c.
+func relayed(s unix.Signal) bool {
+	switch s {
+	case unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGSYS,
+		unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, unix.SIGPROF, unix.SIGPIPE:
+		return false
+	}
+	return s >= 1 && s <= 64 && (s < 32 || s > 34)
+}
+
+// startupBlocked splits the relayed signals in two when skiff's start-up
+// blocked them (libcontainer/nsenter/signals.c, for a foreground run or
+// exec): those still blocked, which every Go thread inherits and the
+// kernel keeps pending for a signalfd, and those the Go runtime
+// unblocked on each thread as it started because their default action
+// ends the process (HUP, INT, QUIT, ABRT, TERM, STKFLT) or because it
+// needs them (CHLD), which os/signal must catch. ok is false when the
+// start-up blocked nothing.
+func startupBlocked() (blocked unix.Sigset_t, unblocked []os.Signal, ok bool) {
+	var mask unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &mask); err != nil {
+		return blocked, nil, false
+	}
+	// Both are in the start-up set, stay blocked in Go, and are rarely
+	// blocked by whoever started skiff.
+	if !sigismember(&mask, unix.SIGUSR1) || !sigismember(&mask, unix.Signal(64)) {
+		return blocked, nil, false
+	}
+	for s := unix.Signal(1); s <= 64; s++ {
+		switch {
+		case !relayed(s):
+		case sigismember(&mask, s):
+			sigaddset(&blocked, s)
+		default:
+			unblocked = append(unblocked, s)
+		}
+	}
+	return blocked, unblocked, true
+}
+
+func sigismember(set *unix.Sigset_t, s unix.Signal) bool {
+	n := int(s) - 1
+	return set.Val[n/64]&(1<<(uint(n)%64)) != 0
+}
+
+func sigaddset(set *unix.Sigset_t, s unix.Signal) {
+	n := int(s) - 1
+	set.Val[n/64] |= 1 << (uint(n) % 64)
+}
+
+const siginfoSize = int(unsafe.Sizeof(unix.SignalfdSiginfo{}))
+
+// readSignalFD delivers the signals read from a signalfd for mask to
+// f.ch, as os/signal would.
+func (f *Forwarder) readSignalFD(mask unix.Sigset_t) error {
+	fd, err := unix.Signalfd(-1, &mask, unix.SFD_CLOEXEC|unix.SFD_NONBLOCK)
+	if err != nil {
+		return err
+	}
+	file := os.NewFile(uintptr(fd), "signalfd")
+	go func() {
+		defer file.Close()
+		var buf [16 * siginfoSize]byte
+		for {
+			n, err := file.Read(buf[:])
+			if err != nil {
+				return
+			}
+			for off := 0; off+siginfoSize <= n; off += siginfoSize {
+				signo := binary.NativeEndian.Uint32(buf[off:])
+				f.ch <- unix.Signal(signo)
+			}
+		}
+	}()
+	return nil
+}
