@@ -44,7 +44,8 @@ type CreateOptions struct {
 // exec fifo and state.json is saved. On failure nothing is left: no
 // state dir, cgroup, mount or process.
 func Create(opts *CreateOptions) (*state.State, error) {
-	t0 := time.Now()
+	tr := newTrace("create " + opts.ID)
+	defer tr.done()
 	if err := specconv.ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
@@ -80,15 +81,16 @@ func Create(opts *CreateOptions) (*state.State, error) {
 			return nil, fmt.Errorf("mounts[%d].options: tmpcopyup is not supported yet", i)
 		}
 	}
-	logs.Debugf("create %s: config ready in %v", opts.ID, time.Since(t0))
+	tr.mark("config")
 
 	dir, err := state.CreateDir(opts.StateRoot, opts.ID)
 	if err != nil {
 		return nil, err
 	}
+	tr.mark("state dir")
 	addListenFDsEnv(&cfg.Process, opts.ListenFDs)
 	cfg.Process.Env = processEnv(cfg.Process.Env, cfg.Rootfs, cfg.Process.UID)
-	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, start: t0}
+	c := &creation{opts: opts, cfg: cfg, dir: dir, bundle: bundle, trace: tr}
 	if c.notify = hostNotifySocket(); c.notify != "" {
 		if err := setupNotify(cfg, dir); err != nil {
 			c.undo()
@@ -109,7 +111,7 @@ type creation struct {
 	cfg    *configs.Config
 	dir    string
 	bundle string
-	start  time.Time
+	trace  *trace
 	cg     cgroups.Manager
 	init   *initProcess
 	notify string // the caller's NOTIFY_SOCKET, relayed by start
@@ -137,11 +139,13 @@ func (c *creation) run() (*state.State, error) {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	c.trace.mark("exec fifo")
 
 	c.cg, err = cgroups.New(c.opts.ID, c.cfg, c.opts.SystemdCgroup, c.opts.Rootless)
 	if err != nil {
 		return nil, err
 	}
+	c.trace.mark("cgroup manager")
 
 	// fds in the init: 0-2 stdio, 3.. --preserve-fds, the fifo, the
 	// socket.
@@ -163,6 +167,7 @@ func (c *creation) run() (*state.State, error) {
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
+	c.trace.mark("caps, selinux, seccomp")
 	cgroupDir, err := c.cg.CloneTarget()
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
@@ -174,6 +179,7 @@ func (c *creation) run() (*state.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.trace.mark("init started")
 	if !c.init.bornInCgroup {
 		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
@@ -182,6 +188,7 @@ func (c *creation) run() (*state.State, error) {
 	if err := c.cg.Set(c.cfg.Resources); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	c.trace.mark("cgroup")
 	po.CgroupMounts, po.CgroupV2 = cgroupMounts(c.cg.Paths())
 	res, err := initplan.Build(c.cfg, po)
 	if err != nil {
@@ -195,7 +202,7 @@ func (c *creation) run() (*state.State, error) {
 			return nil, err
 		}
 	}
-	logs.Debugf("create %s: init started, plan of %d steps at %v", c.opts.ID, len(res.Plan.Steps), time.Since(c.start))
+	c.trace.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 
 	st := &state.State{
 		ID:           c.opts.ID,
@@ -227,9 +234,11 @@ func (c *creation) run() (*state.State, error) {
 		}
 		st.InitStartTime = t
 		st.NamespacePaths = namespacePaths(c.cfg, pid)
+		c.trace.mark("init ran the plan")
 		if err := state.Save(c.opts.StateRoot, st); err != nil {
 			return err
 		}
+		c.trace.mark("state saved")
 		if c.opts.PidFile != "" {
 			return writePidFile(c.opts.PidFile, pid)
 		}
@@ -238,7 +247,6 @@ func (c *creation) run() (*state.State, error) {
 	if err := c.init.run(res.Plan, h); err != nil {
 		return nil, err
 	}
-	logs.Debugf("create %s: ready in %v", c.opts.ID, time.Since(c.start))
 	return st, nil
 }
 

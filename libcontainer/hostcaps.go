@@ -1,14 +1,12 @@
 package libcontainer
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
 )
 
 type hostCaps struct {
@@ -18,29 +16,30 @@ type hostCaps struct {
 }
 
 // hostCapabilities says which capabilities skiff itself can hand out.
+// One prctl per capability is cheaper than reading /proc/self/status
+// and /proc/sys/kernel/cap_last_cap: the first capability the kernel
+// does not know ends the loop with EINVAL.
 var hostCapabilities = sync.OnceValues(func() (*hostCaps, error) {
-	last, err := capability.LastCap()
-	if err != nil {
-		return nil, err
+	h := &hostCaps{byName: map[string]uint32{}}
+	n := 0
+	for ; n < 64; n++ {
+		held, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+		if err == unix.EINVAL {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the bounding set: %w", err)
+		}
+		if held == 1 {
+			h.bounding |= 1 << n
+		}
 	}
-	h := &hostCaps{last: uint32(last), byName: map[string]uint32{}}
+	if n == 0 {
+		return nil, fmt.Errorf("read the bounding set: the kernel knows no capability")
+	}
+	h.last = uint32(n - 1)
 	for _, c := range capability.ListKnown() {
 		h.byName["CAP_"+strings.ToUpper(c.String())] = uint32(c)
 	}
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "CapBnd:"); ok {
-			h.bounding, err = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				return nil, fmt.Errorf("parse CapBnd: %w", err)
-			}
-			return h, nil
-		}
-	}
-	return nil, fmt.Errorf("no CapBnd in /proc/self/status")
+	return h, nil
 })

@@ -56,10 +56,11 @@ func Setup(path, logFormat string, debugOn bool) error {
 	}
 	f := os.Stderr
 	if path != "" {
-		// os.OpenFile sets O_CLOEXEC itself. O_SYNC so that a line is on disk before skiff exits or execs:
-		// the reader (often a shim) looks at the file right after.
+		// os.OpenFile sets O_CLOEXEC itself. No O_SYNC: a reader (often
+		// a shim, right after skiff exits) sees each write through the
+		// page cache at once, and O_SYNC made every line a disk write.
 		var err error
-		f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
 		}
