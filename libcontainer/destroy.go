@@ -28,6 +28,8 @@ const killTimeout = 10 * time.Second
 //
 // The caller holds the container's lock (state.Lock).
 func Destroy(root string, st *state.State, force bool) error {
+	tr := newTrace("delete " + st.ID)
+	defer tr.done()
 	status := st.Status(root)
 	if !force && status != state.Stopped && status != state.Created {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", st.ID, status)
@@ -43,15 +45,18 @@ func Destroy(root string, st *state.State, force bool) error {
 			logs.Warnf("kill processes of container %s: %v", st.ID, err)
 		}
 	}
+	tr.mark("processes killed")
 	// As runc does, the state goes even if the cgroup cannot be removed:
 	// the container is gone either way, and its cgroup error is reported.
 	cgErr := cg.Destroy()
 	if cgErr != nil {
 		cgErr = fmt.Errorf("remove cgroup of container %s: %w", st.ID, cgErr)
 	}
+	tr.mark("cgroup removed")
 	if err := errors.Join(cgErr, state.Remove(root, st.ID)); err != nil {
 		return err
 	}
+	tr.mark("state removed")
 	if hooks := st.Config.Hooks; hooks != nil {
 		// runtime-spec: after the delete, and a failure is a warning.
 		RunHooksWarn("poststop", hooks.Poststop, st.OCIState(state.Stopped))

@@ -31,6 +31,8 @@ const exitGrace = 100 * time.Millisecond
 // blocked reading it: one byte written here releases it. A fifo nobody
 // holds any more (ENXIO) means the init is dead.
 func Start(root string, st *state.State) error {
+	tr := newTrace("start " + st.ID)
+	defer tr.done()
 	if hooks := st.Config.Hooks; hooks != nil && len(hooks.StartContainer) > 0 {
 		if st.Status(root) != state.Created {
 			return errStartNotCreated(st.Status(root))
@@ -59,7 +61,7 @@ func Start(root string, st *state.State) error {
 		return err
 	}
 	defer unix.Close(fifo)
-	logs.Debugf("started container %s (init %d)", st.ID, st.InitPID)
+	tr.mark(fmt.Sprintf("init %d released", st.InitPID))
 	if notify != nil {
 		// As runc: start returns once the container says READY=1.
 		if err := waitReady(notify, st); err != nil {
