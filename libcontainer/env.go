@@ -34,19 +34,15 @@ func processEnv(env []string, root string, uid uint32) []string {
 // homeDir reads the container's /etc/passwd through its root, never
 // following a path out of it.
 func homeDir(root string, uid uint32) string {
-	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "/"
 	}
-	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, "etc/passwd", &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	defer dir.Close()
+	f, err := openInRoot(dir, "etc/passwd", unix.O_RDONLY)
 	if err != nil {
 		return "/"
 	}
-	f := os.NewFile(uintptr(fd), "passwd")
 	defer f.Close()
 	users, err := user.ParsePasswdFilter(f, func(u user.User) bool { return u.Uid == int(uid) })
 	if err != nil || len(users) == 0 || users[0].Home == "" {

@@ -3,51 +3,54 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
-// hostProc is an fd of the host's /proc, checked to be procfs, through
-// which every write to another process's /proc files goes.
-var hostProc = sync.OnceValues(func() (int, error) {
-	fd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open /proc: %w", err)
-	}
-	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(fd, &sfs); err != nil || sfs.Type != unix.PROC_SUPER_MAGIC {
-		unix.Close(fd)
-		return -1, errors.New("/proc is not procfs")
-	}
-	return fd, nil
-})
+// procRoot is a handle to a procfs skiff verified itself
+// (PROC_SUPER_MAGIC, root inode): a private instance where the kernel
+// lets skiff make one, the host's /proc otherwise. Every write to
+// another process's /proc files goes through it.
+var procRoot = sync.OnceValues(procfs.OpenProcRoot)
 
-// writeProcFile writes data to /proc/PID/NAME in one write(2), without
-// following any symlink or crossing into another filesystem.
+// writeProcFile writes data to /proc/PID/NAME in one write(2). The file
+// is looked up without following any symlink or crossing into another
+// mount: with openat2(RESOLVE_BENEATH|RESOLVE_NO_XDEV|
+// RESOLVE_NO_MAGICLINKS) where the kernel has it, and where it has not
+// (before 5.6, or a seccomp profile that hides it) by securejoin's
+// component-by-component walk that checks each step is on the same
+// procfs mount. The O_PATH handle is then reopened for writing through
+// the same kind of handle's /proc/thread-self/fd, and what was opened
+// is checked to be procfs before anything is written.
 func writeProcFile(pid int, name, data string) error {
-	root, err := hostProc()
+	proc, err := procRoot()
 	if err != nil {
-		return err
+		return fmt.Errorf("open /proc: %w", err)
 	}
-	path := fmt.Sprintf("%d/%s", pid, name)
-	fd, err := unix.Openat2(root, path, &unix.OpenHow{
-		Flags:   unix.O_WRONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	})
-	if errors.Is(err, unix.ENOSYS) {
-		// Kernels before 5.6: the pid directory is a plain lookup.
-		fd, err = unix.Openat(root, path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	}
+	path := fmt.Sprintf("/proc/%d/%s", pid, name)
+	handle, err := proc.OpenPid(pid, name)
 	if err != nil {
-		return fmt.Errorf("open /proc/%s: %w", path, err)
+		return fmt.Errorf("open %s: %w", path, err)
 	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(data)); err != nil {
-		return fmt.Errorf("write /proc/%s: %w", path, err)
+	defer handle.Close()
+	f, err := pathrs.Reopen(handle, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &sfs); err != nil || sfs.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("open %s: not a procfs file", path)
+	}
+	if _, err := f.Write([]byte(data)); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
@@ -91,4 +94,34 @@ func writeTimeOffsets(pid int, cfg *configs.Config) error {
 		return fmt.Errorf("linux.timeOffsets: %w", err)
 	}
 	return nil
+}
+
+// openInRoot opens path inside the directory root as if root were "/":
+// openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), or where openat2 is
+// missing (ENOSYS; EPERM from a seccomp profile) securejoin's walk of
+// the same semantics (which retries EAGAIN itself), whose O_PATH handle
+// is then reopened with flags.
+func openInRoot(root *os.File, path string, flags int) (*os.File, error) {
+	how := &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := unix.Openat2(int(root.Fd()), path, how)
+	// EAGAIN: a rename or mount anywhere raced a ".." step; try again
+	// (a bounded number of times, as the init does).
+	for tries := 0; errors.Is(err, unix.EAGAIN) && tries < 128; tries++ {
+		fd, err = unix.Openat2(int(root.Fd()), path, how)
+	}
+	if err == nil {
+		return os.NewFile(uintptr(fd), path), nil
+	}
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
+		return nil, err
+	}
+	handle, err := pathrs.OpenatInRoot(root, path)
+	if err != nil {
+		return nil, err
+	}
+	defer handle.Close()
+	return pathrs.Reopen(handle, flags|unix.O_CLOEXEC)
 }

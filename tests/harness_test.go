@@ -140,8 +140,8 @@ func invoke(t testing.TB, root, dir string, opts runOpts, args ...string) result
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runtimeBin, full...)
-	if len(opts.wrapper) > 0 {
-		cmd = exec.CommandContext(ctx, opts.wrapper[0], append(append(opts.wrapper[1:], runtimeBin), full...)...)
+	if wrapper := append(runtimeWrapper(), opts.wrapper...); len(wrapper) > 0 {
+		cmd = exec.CommandContext(ctx, wrapper[0], append(append(wrapper[1:], runtimeBin), full...)...)
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = opts.extraFiles
@@ -167,6 +167,11 @@ func invoke(t testing.TB, root, dir string, opts runOpts, args ...string) result
 	}
 	return res
 }
+
+// runtimeWrapper is SKIFF_WRAPPER split on spaces: a program (with its
+// arguments) that every runtime invocation goes through and that must
+// exec the rest of its command line, e.g. contrib/noopenat2.
+func runtimeWrapper() []string { return strings.Fields(os.Getenv("SKIFF_WRAPPER")) }
 
 // cleanEnv drops variables that would change what a runtime passes to
 // the container (socket activation fds, sd_notify).

@@ -33,6 +33,7 @@ int send_frame(uint32_t type, const void *payload, size_t len);
 void wait_ack(void);
 void fail(int err, const char *op, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 void warnx_parent(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void debug_parent(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* cursor reads; each fails the init on a malformed record */
 uint32_t cur_u32(struct cursor *c);
@@ -55,6 +56,10 @@ void do_root_readonly(struct cursor *c);
 int open_in_root(const char *path, int flags, uint64_t resolve);
 int mkdir_p_in_root(const char *path, int dir, uint64_t resolve);
 int proc_handle(void);
+int proc_open(const char *path, int flags);
+
+/* resolve.c */
+int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
 
 /* process.c */
 void do_sysctl(struct cursor *c);

@@ -121,20 +121,34 @@ void fail(int err, const char *op, const char *fmt, ...)
 	_exit(err == ENOENT ? 127 : 1);
 }
 
-void warnx_parent(const char *fmt, ...)
+/* MSG_LOG {u32 level; str msg}; best effort: after `start` nobody listens. */
+static void log_parent(uint32_t level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	char buf[1100];
 	size_t off = 4;
-	uint32_t level = LOG_LEVEL_WARN;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	memcpy(buf, &level, 4);
 	put_str(buf, sizeof(buf), &off, msg);
 	send_frame(MSG_LOG, buf, off);
+}
+
+void warnx_parent(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_parent(LOG_LEVEL_WARN, fmt, ap);
+	va_end(ap);
+}
+
+/* Shown by the parent with --debug only. */
+void debug_parent(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_parent(LOG_LEVEL_DEBUG, fmt, ap);
+	va_end(ap);
 }
 
 static void malformed(const char *what)

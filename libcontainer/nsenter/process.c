@@ -37,11 +37,7 @@ void do_sysctl(struct cursor *c)
 	char path[4096];
 	if (snprintf(path, sizeof(path), "sys/%s", key) >= (int)sizeof(path))
 		fail(ENAMETOOLONG, "sysctl", "%s", key);
-	struct open_how how = {
-		.flags = O_WRONLY | O_CLOEXEC | O_TRUNC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	int fd = (int)syscall(SYS_openat2, proc_handle(), path, &how, sizeof(how));
+	int fd = proc_open(path, O_WRONLY | O_TRUNC);
 	if (fd < 0)
 		fail(errno, "sysctl", "open /proc/%s", path);
 	size_t n = strlen(value);
@@ -402,14 +398,10 @@ void do_exec_label(struct cursor *c)
 {
 	const char *label = cur_str(c);
 	cur_end(c);
-	struct open_how how = {
-		.flags = O_WRONLY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
 	/* thread-self is a symlink: resolve it by hand to our own pid dir. */
 	char path[64];
 	snprintf(path, sizeof(path), "%d/attr/exec", (int)getpid());
-	int fd = (int)syscall(SYS_openat2, proc_handle(), path, &how, sizeof(how));
+	int fd = proc_open(path, O_WRONLY);
 	if (fd < 0)
 		fail(errno, "selinux", "open attr/exec");
 	size_t n = strlen(label);

@@ -1,8 +1,9 @@
 /*
  * rootfs.c: the init's filesystem steps. Every path inside the container
- * is resolved from the root directory fd with openat2(RESOLVE_IN_ROOT),
- * and every mount is attached to an fd (move_mount), never to a path
- * string: a symlink in the image can never lead outside it.
+ * is resolved from the root directory fd with openat2(RESOLVE_IN_ROOT)
+ * (without openat2, the equivalent walk of resolve.c), and every mount
+ * is attached to an fd (move_mount), never to a path string: a symlink
+ * in the image can never lead outside it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,11 +28,6 @@
 #define MS_SLAVE (1 << 19)
 #endif
 #define MNT_DETACH_ 2
-
-static long sys_openat2(int dirfd, const char *path, struct open_how *how)
-{
-	return syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
-}
 
 static int sys_open_tree(int dirfd, const char *path, unsigned int flags)
 {
@@ -71,11 +67,7 @@ int open_in_root(const char *path, int flags, uint64_t resolve)
 		if (st.rootfd < 0)
 			return -1;
 	}
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve,
-	};
-	return (int)sys_openat2(st.rootfd, rel(path), &how);
+	return openat2_or_walk(st.rootfd, rel(path), flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve);
 }
 
 /*
@@ -474,4 +466,21 @@ int proc_handle(void)
 		fail(EXDEV, "procfs", "private procfs is not procfs");
 	st.procfd = mnt;
 	return mnt;
+}
+
+/* Opens path (relative) in the private procfs: no symlink, no other
+ * mount, and what it opens must be procfs's own file. */
+int proc_open(const char *path, int flags)
+{
+	struct statfs sfs;
+	int fd = openat2_or_walk(proc_handle(), path, flags,
+				 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
 }
