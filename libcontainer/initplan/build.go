@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opencontainers/selinux/go-selinux/label"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
@@ -35,7 +36,8 @@ type Options struct {
 	// Seccomp is the filter, compiled by the parent; nil for none.
 	Seccomp *SeccompFilter
 	// SELinux: the host enforces or permits SELinux, so process labels
-	// are applied (without it they are ignored, as runc does).
+	// and linux.mountLabel are applied (without it they are ignored, as
+	// runc does).
 	SELinux bool
 }
 
@@ -288,7 +290,7 @@ func planMounts(cfg *configs.Config, o Options, add func(Step)) {
 		}
 		switch {
 		case m.Type == "cgroup" || m.Type == "cgroup2":
-			planCgroupMount(m, o, add)
+			planCgroupMount(m, cfg, o, add)
 		case m.Bind:
 			set, clr := mountAttrs(m.Flags, m.ClearFlags)
 			add(MountBind{
@@ -298,6 +300,7 @@ func planMounts(cfg *configs.Config, o Options, add func(Step)) {
 			})
 		default:
 			set, _ := mountAttrs(m.Flags, 0)
+			m.Data = labelData(m.Type, m.Data, cfg, o)
 			add(MountFS{
 				FSType: m.Type, Source: m.Source, Dest: m.Destination,
 				AttrSet: set, Params: fsParams(m),
@@ -358,7 +361,7 @@ func deviceStep(d configs.Device, userns bool) Device {
 // planCgroupMount shows the container its own cgroups: a cgroup2 mount
 // on a unified host, or on v1 a tmpfs with each controller's directory
 // bound in.
-func planCgroupMount(m configs.Mount, o Options, add func(Step)) {
+func planCgroupMount(m configs.Mount, cfg *configs.Config, o Options, add func(Step)) {
 	set, _ := mountAttrs(m.Flags, 0)
 	if o.CgroupV2 {
 		add(MountFS{FSType: "cgroup2", Source: "cgroup", Dest: m.Destination, AttrSet: set})
@@ -367,7 +370,7 @@ func planCgroupMount(m configs.Mount, o Options, add func(Step)) {
 	add(MountFS{
 		FSType: "tmpfs", Source: "tmpfs", Dest: m.Destination,
 		AttrSet: set &^ unix.MOUNT_ATTR_RDONLY,
-		Params:  []FSParam{{Key: "mode", Value: "755"}},
+		Params:  fsParams(configs.Mount{Data: labelData("tmpfs", "mode=755", cfg, o)}),
 	})
 	for _, b := range o.CgroupMounts {
 		dest := path.Join(m.Destination, b.Name)
@@ -414,6 +417,51 @@ func mountAttrs(flags, clear uint64) (set, clr uint64) {
 	return set, clr
 }
 
+// labelData is the data of a filesystem of type fstype that skiff
+// creates, with linux.mountLabel added as runc adds it
+// (label.FormatMountLabel: `context="LABEL"`) where the host runs
+// SELinux, to the mounts runc labels: all but proc and sysfs (SELinux
+// cannot label them), mqueue (runc mounts it unlabelled and labels the
+// directory instead) and cgroup2 (mounted with the config's data as it
+// is). Bind mounts take no data and are never passed here. Without
+// SELinux the data is unchanged: runc's FormatMountLabel returns it as
+// is when SELinux is disabled.
+func labelData(fstype, data string, cfg *configs.Config, o Options) string {
+	if !o.SELinux || cfg.MountLabel == "" {
+		return data
+	}
+	switch fstype {
+	case "proc", "sysfs", "mqueue", "cgroup2":
+		return data
+	}
+	return label.FormatMountLabel(data, cfg.MountLabel)
+}
+
+// selinuxContextOptions are the SELinux mount options. mount(2) takes
+// their values quoted (a label has commas: "s0:c1,c2") and the kernel
+// strips the quotes while it splits the options; fsconfig() gets each
+// value alone, unquoted.
+var selinuxContextOptions = map[string]bool{"context": true, "fscontext": true, "defcontext": true, "rootcontext": true}
+
+// splitOptions splits mount data at the commas that are outside double
+// quotes.
+func splitOptions(data string) []string {
+	var opts []string
+	quoted, start := false, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				opts = append(opts, data[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(opts, data[start:])
+}
+
 // fsParams turns the filesystem's options and its superblock flags into
 // fsconfig() parameters.
 func fsParams(m configs.Mount) []FSParam {
@@ -432,11 +480,14 @@ func fsParams(m configs.Mount) []FSParam {
 			ps = append(ps, FSParam{Key: f.name, Flag: true})
 		}
 	}
-	for _, opt := range strings.Split(m.Data, ",") {
+	for _, opt := range splitOptions(m.Data) {
 		if opt == "" {
 			continue
 		}
 		if k, v, ok := strings.Cut(opt, "="); ok {
+			if selinuxContextOptions[k] {
+				v = strings.ReplaceAll(v, `"`, "")
+			}
 			ps = append(ps, FSParam{Key: k, Value: v})
 		} else {
 			ps = append(ps, FSParam{Key: opt, Flag: true})

@@ -180,3 +180,79 @@ func TestSelinuxLabel(t *testing.T) {
 		t.Errorf("exec label at step %d, fds closed at %d", label, closeFds)
 	}
 }
+
+// linux.mountLabel goes into the data of the mounts runc labels, as
+// runc writes it (context="..."), and reaches fsconfig() unquoted; only
+// where SELinux is on.
+func TestMountLabel(t *testing.T) {
+	const lbl = "system_u:object_r:container_file_t:s0:c1,c2"
+	cfg := baseConfig()
+	cfg.MountLabel = lbl
+	cfg.Mounts = []configs.Mount{
+		{Source: "proc", Destination: "/proc", Type: "proc"},
+		{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Data: "mode=755,size=65536k"},
+		{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Data: "newinstance,ptmxmode=0666"},
+		{Source: "shm", Destination: "/dev/shm", Type: "tmpfs"},
+		{Source: "mqueue", Destination: "/dev/mqueue", Type: "mqueue"},
+		{Source: "sysfs", Destination: "/sys", Type: "sysfs"},
+		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup"},
+		{Source: "/data", Destination: "/data", Bind: true},
+	}
+	contexts := func(o Options) map[string]string {
+		r, err := Build(cfg, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, m := range stepsOf[MountFS](r.Plan) {
+			for _, p := range m.Params {
+				if p.Key == "context" {
+					got[m.Dest] = p.Value
+				}
+			}
+		}
+		return got
+	}
+	if got := contexts(testOptions()); len(got) != 0 {
+		t.Errorf("without SELinux: context= on %v", got)
+	}
+	o := testOptions()
+	o.SELinux = true
+	want := map[string]string{"/dev": lbl, "/dev/pts": lbl, "/dev/shm": lbl, "/sys/fs/cgroup": lbl}
+	if got := contexts(o); !reflect.DeepEqual(got, want) {
+		t.Errorf("with SELinux: context= on %v, want %v", got, want)
+	}
+	// The label does not displace the mount's own options.
+	r, _ := Build(cfg, o)
+	for _, m := range stepsOf[MountFS](r.Plan) {
+		if m.Dest == "/dev" {
+			wantParams := []FSParam{{Key: "mode", Value: "755"}, {Key: "size", Value: "65536k"}, {Key: "context", Value: lbl}}
+			if !reflect.DeepEqual(m.Params, wantParams) {
+				t.Errorf("/dev params %#v", m.Params)
+			}
+		}
+	}
+	o.CgroupV2 = true
+	if got := contexts(o); got["/sys/fs/cgroup"] != "" {
+		t.Errorf("cgroup2 labelled: %q", got["/sys/fs/cgroup"])
+	}
+	cfg.MountLabel = ""
+	if got := contexts(o); len(got) != 0 {
+		t.Errorf("no mountLabel: context= on %v", got)
+	}
+}
+
+// Quoted option values keep their commas; SELinux contexts lose the
+// quotes, which fsconfig() would pass on to the label parser.
+func TestFSParamsQuoted(t *testing.T) {
+	got := fsParams(configs.Mount{Data: `mode=755,context="u:r:t:s0:c1,c2",fscontext="a:b:c:s0",x`})
+	want := []FSParam{
+		{Key: "mode", Value: "755"},
+		{Key: "context", Value: "u:r:t:s0:c1,c2"},
+		{Key: "fscontext", Value: "a:b:c:s0"},
+		{Key: "x", Flag: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%#v", got)
+	}
+}
