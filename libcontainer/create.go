@@ -235,6 +235,9 @@ func (c *creation) run() (*state.State, error) {
 		st.InitStartTime = t
 		st.NamespacePaths = namespacePaths(c.cfg, pid)
 		c.trace.mark("init ran the plan")
+		if c.trace.on {
+			c.trace.detail("(" + c.init.stepSummary(res.Plan) + ")")
+		}
 		if err := state.Save(c.opts.StateRoot, st); err != nil {
 			return err
 		}

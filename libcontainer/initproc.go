@@ -26,6 +26,10 @@ type initProcess struct {
 	sock         int
 	pids         map[int]bool // every pid that sent a frame: stage 1 and the init
 	received     *os.File     // the last fd the init sent
+	// For the --debug trace: when the parent started the init, and the
+	// MSG_STEP_TIMES the init sent (steptimes.go).
+	startedNs uint64
+	stepTimes []byte
 }
 
 // InitError is a failure the init reported: which step, what it did,
@@ -109,6 +113,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 			Pdeathsig: unix.SIGKILL,
 		},
 	}
+	startedNs := monotonicNs()
 	born := false
 	if cgroupDir != nil {
 		cmd.SysProcAttr.UseCgroupFD = true
@@ -130,7 +135,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}, bornInCgroup: born}, nil
+	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
 }
 
 // cloneCmd is a fresh copy of a command that failed to start (an
@@ -244,6 +249,9 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 			continue
 		case initplan.MsgLog:
 			logFromInit(body)
+			continue
+		case initplan.MsgStepTimes:
+			p.stepTimes = body
 			continue
 		case initplan.MsgError:
 			return decodeInitError(body, plan)

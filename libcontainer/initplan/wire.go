@@ -22,7 +22,10 @@
 //	5     init             REC_* steps      carried out in order (mounts, pivot_root, ..., user, caps)
 //	5a    init -> parent   MSG_SYNC_REQ     {u32 tag} at REC_SYNC: the parent runs hooks; MSG_ACK
 //	5b    init -> parent   MSG_PTY_MASTER   (terminal) the pty master, as SCM_RIGHTS
-//	5c    init -> parent   MSG_LOG          {u32 level; str msg}: warnings, debug timing
+//	5c    init -> parent   MSG_LOG          {u32 level; str msg}: warnings, debug lines
+//	5d    init -> parent   MSG_STEP_TIMES   {u64 started; u32 n; u64 step[n]; u64 now}: when the init
+//	                                        started and each step began (CLOCK_MONOTONIC ns), sent
+//	                                        once, before MSG_READY or (exec) before execve
 //	6     init -> parent   MSG_READY        at REC_WAIT_EXEC_FIFO: setup is done
 //	6a    parent -> init   MSG_ACK          the parent has saved the state; the init closes the
 //	                                        socket and blocks opening exec.fifo until `skiff start`
@@ -67,6 +70,7 @@ const (
 	MsgPid        = 22
 	MsgPtyMaster  = 23
 	MsgSeccompFd  = 24
+	MsgStepTimes  = 25
 
 	recNSJoin       = 1
 	recNSUnshare    = 2

@@ -42,7 +42,7 @@ func TestWireConstantsMatchHeader(t *testing.T) {
 		"SKIFF_PLAN_MAGIC": PlanMagic, "SKIFF_PLAN_VERSION": PlanVersion, "SKIFF_MAX_FRAME": MaxFrame,
 		"MSG_BOOTSTRAP": MsgBootstrap, "MSG_ACK": MsgAck, "MSG_USERMAP_REQ": MsgUsermapReq,
 		"MSG_TIMENS_REQ": MsgTimensReq, "MSG_SYNC_REQ": MsgSyncReq, "MSG_READY": MsgReady,
-		"MSG_ERROR": MsgError, "MSG_LOG": MsgLog, "MSG_PID": MsgPid, "MSG_PTY_MASTER": MsgPtyMaster, "MSG_SECCOMP_FD": MsgSeccompFd,
+		"MSG_ERROR": MsgError, "MSG_LOG": MsgLog, "MSG_PID": MsgPid, "MSG_PTY_MASTER": MsgPtyMaster, "MSG_SECCOMP_FD": MsgSeccompFd, "MSG_STEP_TIMES": MsgStepTimes,
 		"REC_NS_JOIN": recNSJoin, "REC_NS_UNSHARE": recNSUnshare, "REC_FORK_INIT": recForkInit,
 		"REC_SETSID": recSetsid, "REC_ROOTFS": recRootfs, "REC_MOUNT_BIND": recMountBind,
 		"REC_MOUNT_FS": recMountFS, "REC_DEVICE": recDevice, "REC_SYMLINK": recSymlink,

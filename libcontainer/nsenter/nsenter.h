@@ -61,6 +61,11 @@ int proc_open(const char *path, int flags);
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
 
+/* trace.c */
+void time_start(void);
+void time_step(uint32_t step);
+void send_step_times(void);
+
 /* process.c */
 void do_sysctl(struct cursor *c);
 void do_hostname(struct cursor *c, int domain);

@@ -359,6 +359,7 @@ static void run_plan(uint8_t *buf, size_t len)
 		struct cursor rec = {c.p, n};
 		c.p += n;
 		c.left -= n;
+		time_step(st.step);
 		run_record(kind, &rec);
 	}
 	cur_end(&c);
@@ -402,6 +403,7 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 	skiff_start_mask(argc, argv);
 	if (argc != 3 || strcmp(argv[1], "init") != 0)
 		return;
+	time_start();
 
 	char *end = NULL;
 	long fd = strtol(argv[2], &end, 10);

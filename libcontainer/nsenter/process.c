@@ -204,6 +204,7 @@ void do_wait_exec_fifo(struct cursor *c)
 	cur_end(c);
 	if (fcntl((int)fifo, F_SETFD, FD_CLOEXEC) < 0)
 		fail(errno, "exec fifo", "fd %u", fifo);
+	send_step_times();
 	if (send_frame(MSG_READY, NULL, 0) < 0)
 		fail(errno, "sync", "report ready");
 	wait_ack();
@@ -265,6 +266,8 @@ void do_exec(struct cursor *c)
 	const char *path = st.exec_path[0] ? st.exec_path : argv[0];
 	if (path == NULL)
 		fail(EINVAL, "exec", "no arguments");
+	if (st.sock >= 0)
+		send_step_times(); /* exec and hooks: the parent reads until execve */
 	execve(path, argv, envp);
 	fail(errno, "exec", "%s", path);
 }

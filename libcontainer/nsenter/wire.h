@@ -25,6 +25,7 @@
 #define MSG_PID 22
 #define MSG_PTY_MASTER 23
 #define MSG_SECCOMP_FD 24
+#define MSG_STEP_TIMES 25
 
 /* Stage-1 records: run by the first child, in the caller's pid namespace. */
 #define REC_NS_JOIN 1
