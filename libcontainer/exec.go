@@ -35,6 +35,8 @@ type ExecOptions struct {
 // once it has execve()d. The caller waits for it: it is reparented to the
 // caller when the caller is a child subreaper.
 func Exec(st *state.State, o *ExecOptions) (int, error) {
+	tr := newTrace("exec in " + st.ID)
+	defer tr.done()
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.OnConsole == nil {
 		return 0, errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
@@ -69,6 +71,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
 	}
+	tr.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 	paths, err := subCgroupPaths(st.CgroupPaths, o.SubCgroups)
 	if err != nil {
 		return 0, err
@@ -91,11 +94,13 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			p.kill()
 		}
 	}()
+	tr.mark("init started")
 	if !p.bornInCgroup {
 		if err := cg.Apply(p.stage1Pid()); err != nil {
 			return 0, fmt.Errorf("join the container's cgroup: %w", err)
 		}
 	}
+	tr.mark("cgroup joined")
 	pid := 0
 	h := &initHandler{}
 	h.onPid = func(got int) error {
@@ -117,6 +122,10 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	}
 	if err := p.run(res.Plan, h); err != nil {
 		return 0, err
+	}
+	tr.mark("init ran the plan")
+	if tr.on {
+		tr.detail("(" + p.stepSummary(res.Plan) + ")")
 	}
 	ok = true
 	return pid, nil
