@@ -164,6 +164,9 @@ func (c *creation) run() (*state.State, error) {
 		Rootless:     c.opts.Rootless,
 		SELinux:      selinux.GetEnabled(),
 	}
+	if !c.cfg.NoNewKeyring {
+		po.SessionKeyring = sessionKeyring(c.opts.ID)
+	}
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
@@ -307,3 +310,7 @@ func apparmorEnabled() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	return err == nil && len(b) > 0 && b[0] == 'Y'
 }
+
+// sessionKeyring names a container's session keyring as runc does, so
+// that tools looking for "_ses.<id>" find it.
+func sessionKeyring(id string) string { return "_ses." + id }

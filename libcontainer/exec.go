@@ -61,6 +61,8 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			Rootless: st.Config != nil && st.Config.Rootless,
 			Seccomp:  filter,
 			SELinux:  selinux.GetEnabled(),
+			// The container's own keyring, found by name.
+			SessionKeyring: execSessionKeyring(st),
 		},
 		NamespacePaths: st.NamespacePaths,
 		UserNS:         userns,
@@ -164,4 +166,13 @@ func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// execSessionKeyring is the keyring an exec'd process joins: the
+// container's, unless it was created with --no-new-keyring.
+func execSessionKeyring(st *state.State) string {
+	if st.Config == nil || st.Config.NoNewKeyring {
+		return ""
+	}
+	return sessionKeyring(st.ID)
 }

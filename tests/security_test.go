@@ -565,3 +565,39 @@ func noPanic(t *testing.T, r result) {
 		t.Errorf("runtime panicked: %s", r)
 	}
 }
+
+// Each container gets a session keyring of its own, named as runc names
+// it, which exec'd processes join; --no-new-keyring keeps the caller's.
+// Without it, every container would share the host's session keyring
+// (and the keys in it).
+func TestSessionKeyring(t *testing.T) {
+	keyringName := func(desc string) string {
+		if i := strings.LastIndexByte(desc, ';'); i >= 0 {
+			return desc[i+1:]
+		}
+		return desc
+	}
+	c := newCtr(t, sleeper)
+	c.mustRun("run", "--detach", "--bundle", c.Bundle, c.ID)
+	c.remember(c.mustState().Pid)
+	r := c.mustRun("exec", c.ID, "/probe", "json")
+	f := parseFacts(t, r)
+	if got, want := keyringName(f.SessionKeyring), "_ses."+c.ID; got != want {
+		t.Errorf("exec'd process: session keyring %q (%s), want %q", got, f.SessionKeyring, want)
+	}
+
+	f, _ = probe(t, nil)
+	if name := keyringName(f.SessionKeyring); !strings.HasPrefix(name, "_ses.") || name == "_ses."+c.ID {
+		t.Errorf("second container: session keyring %q, want its own _ses.<id>", f.SessionKeyring)
+	}
+
+	host, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, unix.KEY_SPEC_SESSION_KEYRING)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCtr(t, func(s *specs.Spec) { s.Process.Args = []string{"/probe", "json"} })
+	r = c2.mustRun("run", "--no-new-keyring", "--bundle", c2.Bundle, c2.ID)
+	if got := parseFacts(t, r).SessionKeyring; keyringName(got) != keyringName(host) {
+		t.Errorf("--no-new-keyring: session keyring %q, want the caller's %q", got, host)
+	}
+}

@@ -70,6 +70,11 @@ func collect() *facts.Facts {
 	} else {
 		f.Errors = append(f.Errors, err.Error())
 	}
+	if desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, unix.KEY_SPEC_SESSION_KEYRING); err == nil {
+		f.SessionKeyring = desc
+	} else {
+		f.Errors = append(f.Errors, "session keyring: "+err.Error())
+	}
 	if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err == nil {
 		f.Dumpable = d
 	}

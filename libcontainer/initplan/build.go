@@ -35,6 +35,10 @@ type Options struct {
 	Rootless bool
 	// Seccomp is the filter, compiled by the parent; nil for none.
 	Seccomp *SeccompFilter
+	// SessionKeyring names the container's session keyring
+	// ("_ses.<id>", as runc names it); "" keeps the caller's
+	// (--no-new-keyring).
+	SessionKeyring string
 	// SELinux: the host enforces or permits SELinux, so process labels
 	// and linux.mountLabel are applied (without it they are ignored, as
 	// runc does).
@@ -119,6 +123,16 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 
 	planNamespaces(cfg, add)
 	add(Setsid{})
+	if o.SessionKeyring != "" {
+		// A new keyring needs search permission for whoever joins it
+		// later by name (exec): its owner, or with a user namespace
+		// "other" (runc's rule).
+		search := uint32(keyUserSearch)
+		if cfg.HasNamespace(configs.NEWUSER) {
+			search = keyOtherSearch
+		}
+		add(SessionKeyring{Name: o.SessionKeyring, SearchPerm: search, Label: keyLabel(&cfg.Process, o)})
+	}
 	if cfg.HasNamespace(configs.NEWNS) {
 		planRootfs(cfg, o, add)
 	} else {
@@ -508,4 +522,20 @@ func sysctlPath(key string) string {
 		}
 		return r
 	}, key)
+}
+
+// Key permission bits (linux/keyctl.h): search by the key's user, and
+// by others.
+const (
+	keyUserSearch  = 0x00080000
+	keyOtherSearch = 0x00000008
+)
+
+// keyLabel is the SELinux label of the session keyring: the process's,
+// where the host runs SELinux (runc's selinux.SetKeyLabel).
+func keyLabel(p *configs.Process, o Options) string {
+	if !o.SELinux {
+		return ""
+	}
+	return p.SelinuxLabel
 }

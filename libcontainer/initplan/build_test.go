@@ -256,3 +256,52 @@ func TestFSParamsQuoted(t *testing.T) {
 		t.Fatalf("%#v", got)
 	}
 }
+
+// The session keyring is joined right after the namespaces, with search
+// permission for the user (or, in a user namespace, others) so that exec
+// can join it; none with --no-new-keyring.
+func TestSessionKeyringStep(t *testing.T) {
+	find := func(steps []Step) (SessionKeyring, int) {
+		for i, s := range steps {
+			if k, ok := s.(SessionKeyring); ok {
+				return k, i
+			}
+		}
+		return SessionKeyring{}, -1
+	}
+	cfg := baseConfig()
+	res, err := Build(cfg, Options{SessionKeyring: "_ses.c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, i := find(res.Plan.Steps)
+	if i < 0 || k.Name != "_ses.c1" || k.SearchPerm != keyUserSearch || k.Label != "" {
+		t.Fatalf("create: %+v at %d", k, i)
+	}
+	if _, ok := res.Plan.Steps[i-1].(Setsid); !ok {
+		t.Errorf("keyring joined after %v, want right after setsid", res.Plan.Steps[i-1])
+	}
+	cfg.Namespaces = append(cfg.Namespaces, configs.Namespace{Type: configs.NEWUSER})
+	cfg.Process.SelinuxLabel = "system_u:system_r:container_t:s0"
+	res, err = Build(cfg, Options{SessionKeyring: "_ses.c1", SELinux: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := find(res.Plan.Steps); k.SearchPerm != keyOtherSearch || k.Label != cfg.Process.SelinuxLabel {
+		t.Errorf("user namespace, SELinux: %+v", k)
+	}
+	res, err = Build(baseConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, i := find(res.Plan.Steps); i >= 0 {
+		t.Errorf("--no-new-keyring: a keyring step at %d", i)
+	}
+	ex, err := BuildExec(&baseConfig().Process, ExecOptions{Options: Options{SessionKeyring: "_ses.c1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, i := find(ex.Plan.Steps); i < 0 || k.Name != "_ses.c1" || k.SearchPerm != 0 {
+		t.Errorf("exec: %+v at %d", k, i)
+	}
+}

@@ -51,6 +51,9 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
 	add(ForkInit{})
+	if o.SessionKeyring != "" {
+		add(SessionKeyring{Name: o.SessionKeyring, Label: keyLabel(p, o.Options)})
+	}
 	if p.Terminal {
 		add(Setsid{})
 		add(Console{Rows: uint32(p.ConsoleHeight), Cols: uint32(p.ConsoleWidth)})

@@ -201,6 +201,23 @@ type ExecLabel struct{ Label string }
 func (s ExecLabel) encode(e *encoder) { e.record(recExecLabel, func() { e.str(s.Label) }) }
 func (ExecLabel) String() string      { return "set the SELinux exec label" }
 
+// SessionKeyring joins the session keyring Name (creating it if no
+// keyring of that name is searchable), so that the container's
+// processes share one keyring of their own instead of the caller's.
+// SearchPerm bits are added to a new keyring's permissions so that
+// `exec` can join it by name; Label, if set, is the SELinux label of
+// the keyring (thread-self/attr/keycreate), reset afterwards.
+type SessionKeyring struct {
+	Name       string
+	SearchPerm uint32
+	Label      string
+}
+
+func (s SessionKeyring) encode(e *encoder) {
+	e.record(recSessionKeyring, func() { e.str(s.Name); e.u32(s.SearchPerm); e.str(s.Label) })
+}
+func (s SessionKeyring) String() string { return "join session keyring " + s.Name }
+
 // Console creates a pty in the container and makes it the controlling
 // terminal and stdio; the master goes to the parent.
 type Console struct {

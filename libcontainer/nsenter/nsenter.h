@@ -85,5 +85,6 @@ void do_personality(struct cursor *c);
 void do_cpu_affinity(struct cursor *c);
 void do_mempolicy(struct cursor *c);
 void do_exec_label(struct cursor *c);
+void do_session_keyring(struct cursor *c);
 
 #endif

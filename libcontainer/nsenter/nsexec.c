@@ -340,6 +340,7 @@ static void run_record(uint32_t kind, struct cursor *c)
 	case REC_CPU_AFFINITY: do_cpu_affinity(c); break;
 	case REC_MEMORY_POLICY: do_mempolicy(c); break;
 	case REC_EXEC_LABEL: do_exec_label(c); break;
+	case REC_SESSION_KEYRING: do_session_keyring(c); break;
 	default:
 		fail(EINVAL, "decode init plan", "unknown record kind %u", kind);
 	}

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -397,18 +398,77 @@ void do_mempolicy(struct cursor *c)
 	free(mask);
 }
 
+/* Writes an SELinux label to /proc/<self>/attr/<attr>. */
+static void write_attr(const char *attr, const char *label)
+{
+	/* thread-self is a symlink: resolve it by hand to our own pid dir. */
+	char path[64];
+	snprintf(path, sizeof(path), "%d/attr/%s", (int)getpid(), attr);
+	int fd = proc_open(path, O_WRONLY);
+	if (fd < 0)
+		fail(errno, "selinux", "open attr/%s", attr);
+	size_t n = strlen(label);
+	if (write(fd, label, n) != (ssize_t)n)
+		fail(errno, "selinux", "set %s label \"%s\"", attr, label);
+	close(fd);
+}
+
 void do_exec_label(struct cursor *c)
 {
 	const char *label = cur_str(c);
 	cur_end(c);
-	/* thread-self is a symlink: resolve it by hand to our own pid dir. */
-	char path[64];
-	snprintf(path, sizeof(path), "%d/attr/exec", (int)getpid());
-	int fd = proc_open(path, O_WRONLY);
-	if (fd < 0)
-		fail(errno, "selinux", "open attr/exec");
-	size_t n = strlen(label);
-	if (write(fd, label, n) != (ssize_t)n)
-		fail(errno, "selinux", "set exec label %s", label);
-	close(fd);
+	write_attr("exec", label);
+}
+
+/* The permission field of KEYCTL_DESCRIBE's "type;uid;gid;perm;desc". */
+static int keyring_perm(long id, uint32_t *perm)
+{
+	char desc[512];
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof(desc) - 1, 0);
+	if (n < 0)
+		return -1;
+	desc[(size_t)n < sizeof(desc) ? (size_t)n : sizeof(desc) - 1] = '\0';
+	char *p = desc;
+	for (int field = 0; field < 3; field++) {
+		p = strchr(p, ';');
+		if (p == NULL) {
+			errno = EPROTO;
+			return -1;
+		}
+		p++;
+	}
+	char *end = NULL;
+	unsigned long v = strtoul(p, &end, 16);
+	if (end == p || *end != ';' || v > 0xffffffffUL) {
+		errno = EPROTO;
+		return -1;
+	}
+	*perm = (uint32_t)v;
+	return 0;
+}
+
+void do_session_keyring(struct cursor *c)
+{
+	const char *name = cur_str(c);
+	uint32_t search = cur_u32(c);
+	const char *label = cur_str(c);
+	cur_end(c);
+	if (*label)
+		write_attr("keycreate", label);
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+	if (id < 0) {
+		/* A kernel without keys: nothing to isolate (runc's rule). */
+		if (errno == ENOSYS)
+			return;
+		fail(errno, "keyctl", "join session keyring %s", name);
+	}
+	if (*label)
+		write_attr("keycreate", "");
+	if (search == 0)
+		return;
+	uint32_t perm;
+	if (keyring_perm(id, &perm) < 0)
+		fail(errno, "keyctl", "describe session keyring %s", name);
+	if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | search, 0, 0) < 0)
+		fail(errno, "keyctl", "set permissions of session keyring %s", name);
 }

@@ -31,6 +31,9 @@ type Facts struct {
 	Dumpable    int               `json:"dumpable"`
 	Env         []string          `json:"env"`
 	Args        []string          `json:"args"`
+	// SessionKeyring describes the session keyring (KEYCTL_DESCRIBE:
+	// "type;uid;gid;perm;description").
+	SessionKeyring string `json:"session_keyring"`
 	// Dev lists the entries of /dev (not recursive).
 	Dev []Stat `json:"dev"`
 	// Errors collects what the probe could not read, so a test failure
