@@ -25,7 +25,7 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT) -X main.version=$(VERSION)
 # subdirectories (the conformance tools) have ordinary unit tests.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/tests$$')
 
-.PHONY: all build deps bundle demo probe recvtty vet unit integration test conformance conformance-check bench bench-ci clean
+.PHONY: all build deps bundle demo probe recvtty vet unit integration test test-cgroupv2 conformance conformance-check bench bench-ci clean
 
 all: build
 
@@ -115,7 +115,7 @@ unit:
 integration: probe recvtty bundle
 	SKIFF_BINARY=$(RUNTIME) $(GO) test -count=1 -v -timeout 15m ./tests/
 
-test: deps build probe bundle vet unit integration conformance-check
+test: deps build probe bundle vet unit integration conformance-check test-cgroupv2
 
 # The OCI runtime-tools validation suite: a table, then "N passed, N failed".
 conformance: build
@@ -125,15 +125,14 @@ conformance: build
 conformance-check: build
 	tests/conformance/run.sh --check
 
-# skiff in a nested qemu VM with pure cgroup v2 (and, second, systemd as
-# PID 1 with --systemd-cgroup), through ../shared/vmlane/lane.sh: v2
-# limits seen from inside, the cgroup namespace, the exit status.
-test-cgroupv2: build bundle
-	@test -x ../shared/vmlane/lane.sh || { echo "test-cgroupv2: ../shared/vmlane/lane.sh is missing" >&2; exit 1; }
-	mkdir -p $(BUILD)/lane
-	tar -C $(BUNDLE)/rootfs -cf $(BUILD)/lane/rootfs.tar .
-	RUNTIME=$(CURDIR)/skiff ROOTFS_TAR=$(CURDIR)/$(BUILD)/lane/rootfs.tar W=$(CURDIR)/$(BUILD)/lane \
-		../shared/vmlane/lane.sh $(or $(LANE),minimal)
+# skiff's cgroup tests (go test -c ./tests, static) in throwaway qemu VMs
+# with pure cgroup v2: the "minimal" lane (busybox as PID 1, cgroupfs
+# driver), then the "systemd" lane (systemd as PID 1, --systemd-cgroup);
+# LANE=minimal or LANE=systemd runs one. Needs root; installs qemu and
+# friends with apt-get and caches the kernel and root image in
+# /var/cache/skiff-vmlane. See tests/vm/lane.sh and docs/cgroups.md.
+test-cgroupv2: deps build probe bundle
+	GO=$(GO) SKIFF_BINARY=$(CURDIR)/skiff SKIFF_BUILD_DIR=$(CURDIR)/$(BUILD) tests/vm/lane.sh $(or $(LANE),all)
 
 # Benchmark against Debian's runc and crun 1.8.1 and trixie's crun 1.21 (needs
 # root and ../shared/bench/bench.sh); see docs/performance.md.

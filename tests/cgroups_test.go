@@ -168,11 +168,26 @@ func cgHasNamespace(c *ctr) bool {
 	return false
 }
 
+// withCgroupNS gives the container a cgroup namespace. `spec` already
+// includes one on a pure cgroup v2 host (as runc's does), and a second
+// would be an error.
 func withCgroupNS(s *specs.Spec) {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace {
+			return
+		}
+	}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// cpuWeight512 is v2's cpu.weight for cpu.shares 512: the cgroup
+// library's (and runc's) mapping of [2, 262144] onto [1, 10000] that
+// takes the default 1024 to the default 100, 10^((l²+125l)/612 - 7/34)
+// rounded up, l = log2(shares). (The linear mapping of older runc gave
+// 20.)
+const cpuWeight512 = "59"
 
 // hostHasSwapAccounting: memory+swap can be limited (v1 memsw files, or
 // memory.swap.max in v2 cgroups).
@@ -215,7 +230,7 @@ func TestCgroupLimits(t *testing.T) {
 	}
 	cgExpect(t, c, dirs, "memory", "memory.limit_in_bytes", "50331648", "memory.max", "50331648")
 	cgExpect(t, c, dirs, "memory", "memory.soft_limit_in_bytes", "16777216", "memory.low", "16777216")
-	cgExpect(t, c, dirs, "cpu", "cpu.shares", "512", "cpu.weight", "20")
+	cgExpect(t, c, dirs, "cpu", "cpu.shares", "512", "cpu.weight", cpuWeight512)
 	cgExpect(t, c, dirs, "cpu", "cpu.cfs_quota_us", "50000", "cpu.max", "50000 100000")
 	cgExpect(t, c, dirs, "pids", "pids.max", "40", "pids.max", "40")
 	cgExpect(t, c, dirs, "cpuset", "cpuset.cpus", "0", "cpuset.cpus", "0")
@@ -360,8 +375,11 @@ exec sleep 600`
 	// The shell may give up at the first failed fork, ending the
 	// container: its cgroups are found while it waits for start.
 	dirs := cgDirs(t, c.mustState().Pid)
-	c.mustRun("start", c.ID)
+	// Checked before start: once the container is at its limit, an exec
+	// (which the check from inside uses, with a cgroup namespace) cannot
+	// fork either.
 	cgExpect(t, c, dirs, "pids", "pids.max", "8", "pids.max", "8")
+	c.mustRun("start", c.ID)
 	errFile := filepath.Join(c.Rootfs, "fork.err")
 	if !waitFor(15*time.Second, func() bool { return strings.Contains(readString(errFile), "fork") }) {
 		t.Fatalf("no fork failure in the container; its stderr: %q", readString(errFile))

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +64,7 @@ func TestUpdate(t *testing.T) {
 		// v2 keeps swap alone, v1 memory+swap.
 		cgExpect(t, c, dirs, "memory", "memory.memsw.limit_in_bytes", "209715200", "memory.swap.max", "104857600")
 	}
-	cgExpect(t, c, dirs, "cpu", "cpu.shares", "512", "cpu.weight", "20")
+	cgExpect(t, c, dirs, "cpu", "cpu.shares", "512", "cpu.weight", cpuWeight512)
 	cgExpect(t, c, dirs, "cpu", "cpu.cfs_quota_us", "20000", "cpu.max", "20000 100000")
 	cgExpect(t, c, dirs, "pids", "pids.max", "20", "pids.max", "20")
 	cgExpect(t, c, dirs, "cpuset", "cpuset.cpus", "0", "cpuset.cpus", "0")
@@ -85,13 +86,10 @@ func TestUpdate(t *testing.T) {
 		cgExpect(t, c, dirs, "cpu", "cpu.rt_period_us", "1000000", "", "")
 		cgExpect(t, c, dirs, "cpu", "cpu.rt_runtime_us", "1000", "", "")
 	}
-	weight, ok := cgFile(dirs, "blkio", "blkio.weight", "io.weight")
-	if !ok {
-		weight, ok = cgFile(dirs, "blkio", "blkio.bfq.weight", "io.bfq.weight")
-	}
+	weight, want, ok := blkioWeightFile(dirs, 500)
 	if r := c.run("update", "--blkio-weight", "500", c.ID); ok {
-		if r.Code != 0 || !strings.Contains(readString(weight.host), "500") {
-			t.Errorf("update --blkio-weight: %s\n%s = %q", r, weight.host, readString(weight.host))
+		if got := readTrim(weight.host); r.Code != 0 || !strings.Contains(got, want) {
+			t.Errorf("update --blkio-weight: %s\n%s = %q, want %q", r, weight.host, got, want)
 		}
 	} else if r.Code != 1 || !strings.Contains(r.Stderr, "--blkio-weight: not supported") {
 		// Without a proportional I/O scheduler there is no weight file;
@@ -175,13 +173,16 @@ func TestUpdateErrors(t *testing.T) {
 
 	// A limit below the current usage: v1 refuses it; v2 only with
 	// checkBeforeUpdate (it would reclaim, then OOM-kill, otherwise).
-	refuse := []string{"--memory", "4096"}
+	// The texts are the cgroup library's (runc's): v1's is the kernel
+	// refusing the write, v2's the library's own check.
+	refuse, want := []string{"--memory", "4096"}, "unable to set memory limit to 4096"
 	if dirs["memory"] == "" {
 		refuse = []string{"-r", write(`{"memory":{"limit":4096,"checkBeforeUpdate":true}}`)}
+		want = "rejecting memory limit 4096 <= usage "
 	}
 	before := readTrim(limit.host)
 	r := c.run(append(append([]string{"update"}, refuse...), c.ID)...)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "unable to set memory limit to 4096") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("update %v: %s", refuse, r)
 	}
 	if got := readTrim(limit.host); got != before {
@@ -202,4 +203,25 @@ func TestUpdateErrors(t *testing.T) {
 	if r := c.run("update", "--memory", "100m", c.ID); r.Code != 1 || !strings.Contains(r.Stderr, "container not running") {
 		t.Errorf("update of a stopped container: %s", r)
 	}
+}
+
+// blkioWeightFile is where a blockIO weight w goes, and what that file
+// then reads, in the order the cgroup library tries them: v1
+// blkio.weight, else blkio.bfq.weight; v2 io.bfq.weight (BFQ), else
+// io.weight (blk-iocost) with the weight mapped from [10, 1000] to
+// [1, 10000].
+func blkioWeightFile(dirs map[string]string, w uint64) (cgSetting, string, bool) {
+	if f, ok := cgFile(dirs, "blkio", "blkio.weight", "io.bfq.weight"); ok {
+		if f.v2 {
+			return f, fmt.Sprintf("default %d", w), true
+		}
+		return f, fmt.Sprint(w), true
+	}
+	if f, ok := cgFile(dirs, "blkio", "blkio.bfq.weight", "io.weight"); ok {
+		if f.v2 {
+			return f, fmt.Sprintf("default %d", 1+(w-10)*9999/990), true
+		}
+		return f, fmt.Sprint(w), true
+	}
+	return cgSetting{}, "", false
 }

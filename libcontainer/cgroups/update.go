@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/opencontainers/cgroups"
+	libmanager "github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Update writes r, a container's complete set of limits, to its live
-// cgroup. Unlike Set it leaves device rules alone: `update` has no way
-// to express them, and rewriting them under a running container could
-// briefly cut it off from devices it uses.
+// cgroup, and, for a scope of the systemd driver, to the unit's
+// properties. Unlike Set it leaves device rules alone: `update` has no
+// way to express them, and rewriting them under a running container
+// could briefly cut it off from devices it uses.
 func (m *manager) Update(r *specs.LinuxResources) error {
 	if m.err != nil {
 		return m.err
@@ -20,9 +23,19 @@ func (m *manager) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	res.SkipDevices = true
+	lib := m.lib
+	if prefix, name, ok := systemdScope(m.lib.GetPaths()); ok {
+		// A scope's limits are unit properties as well, and systemd
+		// writes those back to the files at every daemon-reload: they
+		// have to change too, as runc's systemd driver does it.
+		cg := &cgroups.Cgroup{Systemd: true, ScopePrefix: prefix, Name: name, Resources: res}
+		if lib, err = libmanager.NewWithPaths(cg, m.lib.GetPaths()); err != nil {
+			return fmt.Errorf("systemd cgroup manager: %w", err)
+		}
+	}
 	// The library's own errors are runc's texts ("unable to set memory
 	// limit to 1 (current usage: ...)"): kept unwrapped.
-	if err := m.lib.Set(res); err != nil {
+	if err := lib.Set(res); err != nil {
 		return err
 	}
 	m.res = res
