@@ -78,15 +78,11 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The process joins the cgroup once forked (SyncJoinCgroup), not
+	// stage 1 before it: a container one pid short of pids.max can
+	// still be exec'd into, as with runc.
 	cg := cgroups.Load(paths)
-	cgroupDir, err := cg.CloneTarget()
-	if err != nil {
-		return 0, fmt.Errorf("join the container's cgroup: %w", err)
-	}
-	p, err := startInit(o.PreserveFDs, nil, cgroupDir)
-	if cgroupDir != nil {
-		cgroupDir.Close()
-	}
+	p, err := startInit(o.PreserveFDs, nil, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -97,14 +93,18 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		}
 	}()
 	tr.mark("init started")
-	if !p.bornInCgroup {
-		if err := cg.Apply(p.stage1Pid()); err != nil {
-			return 0, fmt.Errorf("join the container's cgroup: %w", err)
-		}
-	}
-	tr.mark("cgroup joined")
 	pid := 0
 	h := &initHandler{}
+	h.onSync = func(tag uint32, sender int) error {
+		if tag != initplan.SyncJoinCgroup {
+			return fmt.Errorf("exec: unexpected sync %d", tag)
+		}
+		if err := cg.Apply(sender); err != nil {
+			return fmt.Errorf("join the container's cgroup: %w", err)
+		}
+		tr.mark("cgroup joined")
+		return nil
+	}
 	h.onPid = func(got int) error {
 		pid = got
 		if o.PidFile != "" {

@@ -121,6 +121,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		err = cmd.Start()
 		if err == nil {
 			born = true
+			logs.Debugf("init born in its cgroup (clone3 CLONE_INTO_CGROUP)")
 		} else {
 			// Kernels before 5.7 have no CLONE_INTO_CGROUP (and some
 			// seccomp profiles refuse clone3): start it the old way.

@@ -70,10 +70,22 @@ func Kill(root string, st *state.State, sig unix.Signal, all bool) error {
 	return nil
 }
 
-// signalAll signals every process of a cgroup. The cgroup is frozen
-// meanwhile, if it can be, so that no process escapes by forking
-// between the listing and the signalling.
+// signalAll signals every process of a cgroup. SIGKILL on cgroup v2
+// goes through cgroup.kill, which the kernel applies to the whole
+// subtree at once. Otherwise the cgroup is frozen meanwhile, if it can
+// be, so that no process escapes by forking between the listing and the
+// signalling.
 func signalAll(cg cgroups.Manager, sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		err := cg.KillAll()
+		if err == nil {
+			logs.Debugf("killed every process of the cgroup through cgroup.kill")
+			return nil
+		}
+		if !errors.Is(err, cgroups.ErrNoCgroupKill) {
+			logs.Debugf("cgroup.kill: %v; signalling each process instead", err)
+		}
+	}
 	pids, err := cg.Pids()
 	if err != nil {
 		return fmt.Errorf("list container processes: %w", err)

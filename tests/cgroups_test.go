@@ -399,6 +399,31 @@ exec sleep 600`
 	}
 }
 
+// exec into a container one process short of its pids.max works: only
+// the exec'd process joins the cgroup, not the stage that forks it.
+func TestExecAtPidsLimit(t *testing.T) {
+	c := cgStarted(t, []string{"sh", "-c", "sleep 600 & exec sleep 600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptrTo(int64(3))}
+	})
+	if !waitFor(10*time.Second, func() bool {
+		r := c.run("ps", "--format", "json", c.ID)
+		var pids []int
+		if r.Code == 0 {
+			unmarshal(t, r, &pids)
+		}
+		return len(pids) == 2
+	}) {
+		t.Fatal("the container never had its 2 processes")
+	}
+	if r := c.run("exec", c.ID, "true"); r.Code != 0 {
+		t.Fatalf("exec with one pid left under pids.max: %s", r)
+	}
+	// The limit itself still holds for what the exec'd process forks.
+	if r := c.run("exec", c.ID, "sh", "-c", "sleep 1 & wait"); r.Code == 0 {
+		t.Errorf("a fork past pids.max succeeded: %s", r)
+	}
+}
+
 // counterScript bumps /counter every 50ms, forever.
 var counterScript = []string{"sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /counter; sleep 0.05; done`}
 

@@ -214,7 +214,11 @@ func TestCgroupV2KillAll(t *testing.T) {
 	pids := waitPids(t, dir, 6)
 	initPid := c.mustState().Pid
 
-	c.mustRun("kill", "--all", c.ID, "KILL")
+	logFile := filepath.Join(t.TempDir(), "kill.log")
+	c.mustRun("--debug", "--log", logFile, "kill", "--all", c.ID, "KILL")
+	if hasCgroupKill(dir) && !strings.Contains(readString(logFile), "through cgroup.kill") {
+		t.Errorf("kill --all KILL did not use cgroup.kill; log:\n%s", readString(logFile))
+	}
 	if !waitFor(15*time.Second, func() bool { return cgEvent(dir, "populated") == "0" }) {
 		t.Fatalf("after kill --all KILL the cgroup still holds %v", cgProcs(dir))
 	}
@@ -480,4 +484,24 @@ func TestCgroupV2ExecSubCgroup(t *testing.T) {
 			t.Errorf("exec --cgroup %s succeeded", bad)
 		}
 	}
+}
+
+// On cgroup v2 the init is born in its cgroup (clone3 with
+// CLONE_INTO_CGROUP): it never runs outside it, and no cgroup.procs
+// write is needed.
+func TestCgroupV2InitBornInCgroup(t *testing.T) {
+	requireCgroupV2(t)
+	logFile := filepath.Join(t.TempDir(), "create.log")
+	c := cgCtr(t, []string{"sleep", "600"}, nil)
+	c.mustRun("--debug", "--log", logFile, "create", "--bundle", c.Bundle, c.ID)
+	c.remember(c.mustState().Pid)
+	log := readString(logFile)
+	if !strings.Contains(log, "init born in its cgroup") || strings.Contains(log, "clone3 into cgroup:") {
+		t.Errorf("the init was not born in its cgroup; log:\n%s", log)
+	}
+	dir := cgV2Dir(t, c)
+	if procs := cgProcs(dir); !slices.Contains(procs, c.mustState().Pid) {
+		t.Errorf("init %d not in %s: %v", c.mustState().Pid, dir, procs)
+	}
+	c.mustRun("delete", "--force", c.ID)
 }

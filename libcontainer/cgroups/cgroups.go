@@ -54,6 +54,10 @@ type Manager interface {
 	Stats() (*Stats, error)
 	// NotifyOOM watches the cgroup for OOM events (oom.go).
 	NotifyOOM() (<-chan struct{}, error)
+	// KillAll SIGKILLs every process of the cgroup and its sub-cgroups
+	// at once (cgroup v2's cgroup.kill); ErrNoCgroupKill where the
+	// kernel or hierarchy has no such file.
+	KillAll() error
 	// CloneTarget opens the cgroup's directory for clone3's
 	// CLONE_INTO_CGROUP, creating the cgroup first if New made the
 	// manager; nil where that does not apply (see cgroups.go).
@@ -315,6 +319,25 @@ func (m *manager) Exists() bool {
 	return false
 }
 
+// ErrNoCgroupKill: the cgroup cannot be killed at once (cgroup v1, or a
+// kernel before 5.14); the caller signals its processes one by one.
+var ErrNoCgroupKill = errors.New("no cgroup.kill")
+
+func (m *manager) KillAll() error {
+	if m.err != nil {
+		return m.err
+	}
+	dir := m.lib.GetPaths()[""]
+	if dir == "" || !cgroups.IsCgroup2UnifiedMode() {
+		return ErrNoCgroupKill
+	}
+	err := cgroups.WriteFile(dir, "cgroup.kill", "1")
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNoCgroupKill
+	}
+	return err
+}
+
 // noCgroup is the manager of a container that was given no cgroup (a
 // rootless container without cgroup access).
 type noCgroup struct{}
@@ -333,6 +356,7 @@ func (noCgroup) Update(*specs.LinuxResources) error {
 }
 func (noCgroup) Stats() (*Stats, error)         { return nil, errors.New("container has no cgroup") }
 func (noCgroup) CloneTarget() (*os.File, error) { return nil, nil }
+func (noCgroup) KillAll() error                 { return ErrNoCgroupKill }
 func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 	return nil, errors.New("container has no cgroup to watch")
 }

@@ -51,6 +51,7 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
 	add(ForkInit{})
+	add(Sync{Tag: SyncJoinCgroup})
 	if o.SessionKeyring != "" {
 		add(SessionKeyring{Name: o.SessionKeyring, Label: keyLabel(p, o.Options)})
 	}

@@ -132,6 +132,10 @@ type Sync struct{ Tag uint32 }
 const (
 	SyncCreateRuntime   = 1
 	SyncCreateContainer = 2
+	// SyncJoinCgroup (exec): the parent moves the sender, the process
+	// just forked in the container's namespaces, into the container's
+	// cgroup. Only that one process ever counts against pids.max.
+	SyncJoinCgroup = 3
 )
 
 // CapsBounding drops every capability up to LastCap that is not in Keep.

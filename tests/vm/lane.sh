@@ -73,9 +73,9 @@ SUITE=bookworm
 
 # The cgroup tests of ./tests. TestExecSubCgroup is v1-only (its v2
 # counterpart is TestCgroupV2ExecSubCgroup).
-TEST_RUN=${TEST_RUN:-'^(TestCgroup.*|TestPause.*|TestPausedDeleteForce|TestPs|TestEventsStats|TestUpdate.*|TestExecPaused|TestExecRepeatedNoLeak|TestDeleteForce.*|TestSystemd.*)$'}
+TEST_RUN=${TEST_RUN:-'^(TestCgroup.*|TestPause.*|TestPausedDeleteForce|TestPs|TestEventsStats|TestUpdate.*|TestExecPaused|TestExecRepeatedNoLeak|TestExecAtPidsLimit|TestDeleteForce.*|TestSystemd.*)$'}
 # Tests that must pass (not skip) in each lane: what the lane is for.
-V2_TESTS="TestCgroupV2Freeze TestCgroupV2KillAll TestCgroupV2DeleteForceHostPID TestCgroupV2DeviceFilter TestCgroupV2Limits TestCgroupV2ExecSubCgroup"
+V2_TESTS="TestCgroupV2Freeze TestCgroupV2KillAll TestCgroupV2DeleteForceHostPID TestCgroupV2DeviceFilter TestCgroupV2Limits TestCgroupV2ExecSubCgroup TestCgroupV2InitBornInCgroup"
 REQUIRE_MINIMAL=${REQUIRE_MINIMAL-"$V2_TESTS TestSystemdNotRunning"}
 REQUIRE_SYSTEMD=${REQUIRE_SYSTEMD-"$V2_TESTS TestSystemdScope TestSystemdDefaultScope TestSystemdBadPath TestSystemdUpdate TestSystemdPauseKill"}
 
