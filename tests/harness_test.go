@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +43,45 @@ func TestMain(m *testing.M) {
 	} else {
 		setupErr = setup()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if setupErr == nil && skipReason == "" {
+		if leaked := leakedCgroups(); len(leaked) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the suite left %d cgroup directories behind: %v\n", len(leaked), leaked)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leakedCgroups lists, once every test has ended, the cgroup directories
+// named after this process's containers (skt-<pid>-*, skifftest-<pid>-*)
+// at the top of each hierarchy or below this process's own cgroup: the
+// places a container's cgroup lands. The whole suite must leave none.
+func leakedCgroups() []string {
+	prefixes := []string{fmt.Sprintf("skt-%d-", os.Getpid()), fmt.Sprintf("skifftest-%d-", os.Getpid())}
+	var roots []string
+	for _, h := range cgroupHierarchies(os.Getpid()) {
+		roots = append(roots, h.mountPoint, filepath.Join(h.mountPoint, h.ownPath))
+	}
+	var leaked []string
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			for _, p := range prefixes {
+				if strings.HasPrefix(d.Name(), p) && !slices.Contains(leaked, path) {
+					leaked = append(leaked, path)
+					return filepath.SkipDir
+				}
+			}
+			if path != root && strings.Count(strings.TrimPrefix(path, root), "/") > 3 {
+				return filepath.SkipDir // containers' cgroups are shallow
+			}
+			return nil
+		})
+	}
+	return leaked
 }
 
 func setup() error {
