@@ -183,15 +183,19 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 	c.trace.mark("init started")
-	if !c.init.bornInCgroup {
-		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
+	// Where stage 1 was not born in its cgroup and the cgroup's paths
+	// are known before it is made (all but systemd's v1 driver), the
+	// parent joins stage 1 to it while stage 1 creates the namespaces:
+	// v1's cgroup.procs writes wait for RCU grace periods, and so does
+	// namespace creation. Stage 1 waits for it before it makes the
+	// cgroup namespace and forks the init (SyncCgroupJoined).
+	overlap := !c.init.bornInCgroup && len(c.cg.Paths()) > 0
+	if !overlap {
+		if err := c.joinCgroup(); err != nil {
+			return nil, err
 		}
 	}
-	if err := c.cg.Set(c.cfg.Resources); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	c.trace.mark("cgroup")
+	po.CgroupSync = overlap
 	po.CgroupMounts, po.CgroupV2 = cgroupMounts(c.cg.Paths())
 	res, err := initplan.Build(c.cfg, po)
 	if err != nil {
@@ -199,11 +203,6 @@ func (c *creation) run() (*state.State, error) {
 	}
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
-	}
-	if c.cfg.Process.OOMScoreAdj != nil {
-		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
-			return nil, err
-		}
 	}
 	c.trace.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 
@@ -218,7 +217,15 @@ func (c *creation) run() (*state.State, error) {
 		NotifySocket: c.notify,
 	}
 	h := &initHandler{cfg: c.cfg}
-	h.onSync = func(tag uint32, pid int) error { return runCreateHooks(c.cfg, st, tag, pid) }
+	if overlap {
+		h.afterSend = c.joinCgroup
+	}
+	h.onSync = func(tag uint32, pid int) error {
+		if tag == initplan.SyncCgroupJoined {
+			return nil // afterSend did it before any frame was read
+		}
+		return runCreateHooks(c.cfg, st, tag, pid)
+	}
 	h.onSeccompFd = func(fd *os.File, pid int) error {
 		return sendSeccompListener(c.cfg, st, pid, fd)
 	}
@@ -254,6 +261,28 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// joinCgroup puts stage 1 in the container's cgroup (unless it was
+// born there), writes the limits and stage 1's oom_score_adj, all of
+// which the init inherits when stage 1 forks it.
+func (c *creation) joinCgroup() error {
+	if !c.init.bornInCgroup {
+		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	c.trace.mark("cgroup joined")
+	if err := c.cg.Set(c.cfg.Resources); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	if c.cfg.Process.OOMScoreAdj != nil {
+		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
+			return err
+		}
+	}
+	c.trace.mark("cgroup limits")
+	return nil
 }
 
 // undo removes everything a failed create made.

@@ -164,6 +164,9 @@ type initHandler struct {
 	// ends at EOF (execve closed the socket).
 	onPid  func(pid int) error
 	gotPid bool
+	// afterSend runs once the plan is sent, before any frame is read:
+	// work the parent does while the init starts on its plan.
+	afterSend func() error
 }
 
 // run sends the plan and serves the init until it is ready (create) or
@@ -179,6 +182,11 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 	}
 	if err := writeAll(p.sock, initplan.Frame(initplan.MsgBootstrap, payload)); err != nil {
 		return fmt.Errorf("send init plan: %w", err)
+	}
+	if h.afterSend != nil {
+		if err := h.afterSend(); err != nil {
+			return err
+		}
 	}
 	for {
 		typ, body, pid, err := p.readFrame()

@@ -35,6 +35,10 @@ type Options struct {
 	Rootless bool
 	// Seccomp is the filter, compiled by the parent; nil for none.
 	Seccomp *SeccompFilter
+	// CgroupSync: the parent puts stage 1 in its cgroup while stage 1
+	// creates the namespaces (SyncCgroupJoined), instead of before the
+	// plan is sent; false when the init was born in its cgroup.
+	CgroupSync bool
 	// SessionKeyring names the container's session keyring
 	// ("_ses.<id>", as runc names it); "" keeps the caller's
 	// (--no-new-keyring).
@@ -121,7 +125,7 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	r := &Result{Plan: &Plan{}}
 	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
 
-	planNamespaces(cfg, add)
+	planNamespaces(cfg, o.CgroupSync, add)
 	add(Setsid{})
 	if o.SessionKeyring != "" {
 		// A new keyring needs search permission for whoever joins it
@@ -246,7 +250,7 @@ func noMountNamespaceWarnings(cfg *configs.Config) []string {
 // ones, then forks the init. The user namespace is joined first, so the
 // others are joined with its privileges, and the mount namespace last,
 // since it changes how the remaining paths resolve.
-func planNamespaces(cfg *configs.Config, add func(Step)) {
+func planNamespaces(cfg *configs.Config, cgroupSync bool, add func(Step)) {
 	var unshare uint32
 	for _, ns := range cfg.Namespaces {
 		if ns.Path == "" {
@@ -256,8 +260,21 @@ func planNamespaces(cfg *configs.Config, add func(Step)) {
 	for _, ns := range joinOrder(cfg.Namespaces) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
-	if unshare != 0 {
-		add(NSUnshare{Flags: unshare})
+	if !cgroupSync {
+		if unshare != 0 {
+			add(NSUnshare{Flags: unshare})
+		}
+		add(ForkInit{})
+		return
+	}
+	// A cgroup namespace is rooted at the cgroup its creator is in: it
+	// is made once stage 1 is in the container's cgroup.
+	if rest := unshare &^ unix.CLONE_NEWCGROUP; rest != 0 {
+		add(NSUnshare{Flags: rest})
+	}
+	add(Sync{Tag: SyncCgroupJoined})
+	if unshare&unix.CLONE_NEWCGROUP != 0 {
+		add(NSUnshare{Flags: unix.CLONE_NEWCGROUP})
 	}
 	add(ForkInit{})
 }

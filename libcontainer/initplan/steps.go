@@ -136,6 +136,11 @@ const (
 	// just forked in the container's namespaces, into the container's
 	// cgroup. Only that one process ever counts against pids.max.
 	SyncJoinCgroup = 3
+	// SyncCgroupJoined (create): stage 1 waits until the parent has put
+	// it in the container's cgroup, which the parent does while stage 1
+	// creates the namespaces; then it creates the cgroup namespace
+	// (rooted at that cgroup) and forks the init.
+	SyncCgroupJoined = 4
 )
 
 // CapsBounding drops every capability up to LastCap that is not in Keep.
