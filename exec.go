@@ -164,10 +164,10 @@ func execSpecProcess(ctx *cli.Context, st *state.State) (*specs.Process, error) 
 		}
 		return &p, nil
 	}
-	if st.Config == nil || st.Config.Spec == nil || st.Config.Spec.Process == nil {
+	if st.Config == nil || st.Config.Process.Spec == nil {
 		return nil, errors.New("the container's state has no process to start from")
 	}
-	base := *st.Config.Spec.Process
+	base := *st.Config.Process.Spec
 	p := &base
 	p.Args = ctx.Args().Slice()[1:]
 	if len(p.Args) == 0 {

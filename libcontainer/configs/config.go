@@ -152,9 +152,12 @@ type Config struct {
 	Resources       *specs.LinuxResources
 	Seccomp         *specs.LinuxSeccomp
 	Annotations     map[string]string
-	// Spec is the whole validated OCI spec, kept for the state JSON and
-	// for subsystems that read fields not modelled above.
-	Spec *specs.Spec
+	// Spec is the whole validated OCI spec, for the planner's subsystems
+	// that read fields not modelled above. It is not saved with the
+	// state: decoding the spec's whole type tree (Windows, VM, zOS ...)
+	// is most of what loading a container costs, and later commands
+	// read only Process.Spec.
+	Spec *specs.Spec `json:"-"`
 }
 
 // HasNamespace reports whether the config asks for (new or joined) t.
