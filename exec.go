@@ -122,6 +122,9 @@ func execProcess(ctx *cli.Context) (int, error) {
 	}
 	// No Stop: skiff exits right after, and Stop costs as much as Notify.
 	fwd := signals.Notify()
+	if tty != nil {
+		fwd.OnWinch = tty.resize
+	}
 	pid, err := libcontainer.Exec(st, opts)
 	if err != nil {
 		return -1, err

@@ -82,6 +82,7 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		// skiff's own stdio; closing waits for the last output.
 		tty := newTTYProxy()
 		opts.OnConsole = tty.take
+		fwd.OnWinch = tty.resize
 		defer tty.close()
 	}
 	st, err := libcontainer.Create(opts)

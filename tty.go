@@ -3,22 +3,20 @@ package main
 import (
 	"io"
 	"os"
-	"os/signal"
 	"sync"
 
 	"github.com/containerd/console"
-	"golang.org/x/sys/unix"
 )
 
 // ttyProxy relays between skiff's own terminal and a container's pty
 // when `run` or `exec` has a terminal and no console socket: raw mode on
-// the host terminal, window size changes passed on, the host terminal
-// restored at the end.
+// the host terminal, window size changes passed on (resize, called by
+// the signal forwarder on SIGWINCH), the host terminal restored at the
+// end.
 type ttyProxy struct {
 	host   console.Console // nil when skiff's stdin is not a terminal
 	master console.Console
 	done   sync.WaitGroup
-	winch  chan os.Signal
 }
 
 func newTTYProxy() *ttyProxy { return &ttyProxy{} }
@@ -37,13 +35,6 @@ func (t *ttyProxy) take(master *os.File) error {
 			return err
 		}
 		t.resize()
-		t.winch = make(chan os.Signal, 1)
-		signal.Notify(t.winch, unix.SIGWINCH)
-		go func() {
-			for range t.winch {
-				t.resize()
-			}
-		}()
 	}
 	go func() { _, _ = io.Copy(m, os.Stdin) }()
 	t.done.Add(1)
@@ -54,6 +45,7 @@ func (t *ttyProxy) take(master *os.File) error {
 	return nil
 }
 
+// resize copies skiff's terminal size to the container's pty.
 func (t *ttyProxy) resize() {
 	if t.host == nil || t.master == nil {
 		return
@@ -70,10 +62,6 @@ func (t *ttyProxy) close() {
 		return
 	}
 	t.done.Wait()
-	if t.winch != nil {
-		signal.Stop(t.winch)
-		close(t.winch)
-	}
 	if t.host != nil {
 		_ = t.host.Reset()
 	}

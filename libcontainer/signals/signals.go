@@ -126,30 +126,52 @@ var ErrTimeout = errors.New("timed out waiting for the process to exit")
 
 // WaitFD blocks until the process behind pidfd has exited, or timeout
 // has passed (a negative timeout waits for ever). It works for any
-// process, child of skiff or not.
+// process, child of skiff or not. The wait goes through the Go
+// runtime's poller on a duplicate of pidfd: the goroutine parks instead
+// of holding a thread in poll(2), so the runtime's threads (sysmon
+// above all) sleep until the process exits.
 func WaitFD(pidfd int, timeout time.Duration) error {
-	var deadline time.Time
-	if timeout >= 0 {
-		deadline = time.Now().Add(timeout)
+	dup, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("dup pidfd: %w", err)
 	}
-	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	for {
-		ms := -1
-		if !deadline.IsZero() {
-			ms = max(0, int(time.Until(deadline).Milliseconds()))
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return fmt.Errorf("pidfd: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), "pidfd")
+	defer f.Close()
+	if timeout >= 0 {
+		if err := f.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+			return fmt.Errorf("pidfd: %w", err)
 		}
-		n, err := unix.Poll(fds, ms)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("pidfd: %w", err)
+	}
+	var pollErr error
+	err = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
 		switch {
 		case err == unix.EINTR:
-			continue
+			return false
 		case err != nil:
-			return fmt.Errorf("poll pidfd: %w", err)
-		case n == 0:
-			return ErrTimeout
-		case fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0:
-			return nil
+			pollErr = err
+			return true
 		}
+		return n > 0 && fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0
+	})
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrTimeout
+	case err != nil:
+		return fmt.Errorf("wait on pidfd: %w", err)
+	case pollErr != nil:
+		return fmt.Errorf("poll pidfd: %w", pollErr)
 	}
+	return nil
 }
 
 // reap collects every exited child. It reports the init's status if the
