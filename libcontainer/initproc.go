@@ -24,8 +24,12 @@ type initProcess struct {
 	// bornInCgroup: clone3 put stage 1 in its cgroup (CLONE_INTO_CGROUP).
 	bornInCgroup bool
 	sock         int
-	pids         map[int]bool // every pid that sent a frame: stage 1 and the init
-	received     *os.File     // the last fd the init sent
+	// conn is sock, non-blocking, through the Go runtime's poller: a
+	// goroutine waiting for the init parks instead of holding a thread
+	// in a blocking read.
+	conn     *os.File
+	pids     map[int]bool // every pid that sent a frame: stage 1 and the init
+	received *os.File     // the last fd the init sent
 	// For the --debug trace: when the parent started the init, and the
 	// MSG_STEP_TIMES the init sent (steptimes.go).
 	startedNs uint64
@@ -136,7 +140,14 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	return &initProcess{cmd: cmd, sock: fds[0], pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("init socket: %w", err)
+	}
+	conn := os.NewFile(uintptr(fds[0]), "init-socket")
+	return &initProcess{cmd: cmd, sock: fds[0], conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
 }
 
 // cloneCmd is a fresh copy of a command that failed to start (an
@@ -173,14 +184,14 @@ type initHandler struct {
 // the socket closes (exec: the socket is close-on-exec).
 func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 	defer func() {
-		unix.Close(p.sock)
+		p.conn.Close()
 		p.sock = -1
 	}()
 	payload, err := initplan.Encode(plan)
 	if err != nil {
 		return err
 	}
-	if err := writeAll(p.sock, initplan.Frame(initplan.MsgBootstrap, payload)); err != nil {
+	if _, err := p.conn.Write(initplan.Frame(initplan.MsgBootstrap, payload)); err != nil {
 		return fmt.Errorf("send init plan: %w", err)
 	}
 	if h.afterSend != nil {
@@ -268,7 +279,7 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 			if err := h.onReady(pid); err != nil {
 				return err
 			}
-			if err := writeAll(p.sock, initplan.Frame(initplan.MsgAck, nil)); err != nil {
+			if _, err := p.conn.Write(initplan.Frame(initplan.MsgAck, nil)); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			// Reap stage 1, which exited after forking the init.
@@ -277,7 +288,7 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 		default:
 			return fmt.Errorf("init: unexpected frame %d", typ)
 		}
-		if err := writeAll(p.sock, initplan.Frame(initplan.MsgAck, nil)); err != nil {
+		if _, err := p.conn.Write(initplan.Frame(initplan.MsgAck, nil)); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
@@ -295,7 +306,7 @@ func (p *initProcess) exitedEarly() error {
 // kill ends every process of this init that is still there.
 func (p *initProcess) kill() {
 	if p.sock >= 0 {
-		unix.Close(p.sock)
+		p.conn.Close()
 		p.sock = -1
 	}
 	for pid := range p.pids {
@@ -307,32 +318,38 @@ func (p *initProcess) kill() {
 	_ = p.cmd.Wait()
 }
 
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
 // readFrame reads one frame and the pid the kernel stamped on it. An fd
 // sent with the frame (MSG_PTY_MASTER) is left in p.received.
 func (p *initProcess) readFrame() (typ uint32, body []byte, pid int, err error) {
-	fd := p.sock
+	rc, err := p.conn.SyscallConn()
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	// read runs op once the socket is readable; op returns EAGAIN to
+	// wait for more.
+	read := func(op func(fd int) error) error {
+		var opErr error
+		if err := rc.Read(func(fd uintptr) bool {
+			for {
+				opErr = op(int(fd))
+				if opErr != unix.EINTR {
+					return opErr != unix.EAGAIN
+				}
+			}
+		}); err != nil {
+			return err
+		}
+		return opErr
+	}
 	hdr := make([]byte, 8)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4))
 	got := 0
 	for got < len(hdr) {
-		n, oobn, _, _, err := unix.Recvmsg(fd, hdr[got:], oob, 0)
-		if err == unix.EINTR {
-			continue
-		}
+		var n, oobn int
+		err := read(func(fd int) (err error) {
+			n, oobn, _, _, err = unix.Recvmsg(fd, hdr[got:], oob, 0)
+			return err
+		})
 		if err != nil {
 			return 0, nil, 0, err
 		}
@@ -368,10 +385,11 @@ func (p *initProcess) readFrame() (typ uint32, body []byte, pid int, err error) 
 	}
 	body = make([]byte, size)
 	for got := 0; got < len(body); {
-		n, err := unix.Read(fd, body[got:])
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := read(func(fd int) (err error) {
+			n, err = unix.Read(fd, body[got:])
+			return err
+		})
 		if err != nil {
 			return 0, nil, 0, err
 		}
