@@ -61,8 +61,12 @@ func Notify() *Forwarder {
 	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{})}
 	if blocked, unblocked, ok := startupBlocked(); ok {
 		if err := f.readSignalFD(blocked); err == nil {
-			signal.Notify(f.ch, unblocked...)
-			close(f.ready)
+			// Seven hand-offs with the runtime's signal thread: in the
+			// background too, while the container is made.
+			go func() {
+				signal.Notify(f.ch, unblocked...)
+				close(f.ready)
+			}()
 			return f
 		}
 		// os/signal still works: it unblocks what it catches on a
