@@ -39,7 +39,7 @@ status of "ubuntu01" as "stopped" the following will delete resources held for
 			return err
 		}
 		defer unlock()
-		st, err := state.Load(root, id)
+		st, err := state.LoadLite(root, id)
 		if errors.Is(err, state.ErrNotExist) {
 			// A create that died before writing state.json left its
 			// directory behind; nothing else can be there.

@@ -29,7 +29,7 @@ signal to the init process of the "ubuntu01" container:
 		if err := checkArgs(ctx, 2, maxArgs); err != nil {
 			return err
 		}
-		st, err := loadContainer(ctx)
+		st, err := loadContainerLite(ctx)
 		if err != nil {
 			return err
 		}

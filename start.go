@@ -19,7 +19,7 @@ your host.`,
 		if err := checkArgs(ctx, 1, exactArgs); err != nil {
 			return err
 		}
-		st, err := loadContainer(ctx)
+		st, err := loadContainerLite(ctx)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,12 @@ func loadContainer(ctx *cli.Context) (*state.State, error) {
 	return state.Load(stateRoot(ctx), ctx.Args().First())
 }
 
+// loadContainerLite is loadContainer for start and kill, which read the
+// config only for hooks (state.LoadLite).
+func loadContainerLite(ctx *cli.Context) (*state.State, error) {
+	return state.LoadLite(stateRoot(ctx), ctx.Args().First())
+}
+
 // rootlessCgroups is --rootless, resolved by parseRootless.
 var rootlessCgroups bool
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
@@ -215,6 +216,8 @@ func (c *creation) run() (*state.State, error) {
 		CgroupPaths:  c.cg.Paths(),
 		Config:       c.cfg,
 		NotifySocket: c.notify,
+		NoHooks:      !hasHooks(c.cfg.Hooks),
+		OwnPidNS:     ownPidNamespace(c.cfg),
 	}
 	h := &initHandler{cfg: c.cfg}
 	if overlap {
@@ -343,3 +346,9 @@ func apparmorEnabled() bool {
 // sessionKeyring names a container's session keyring as runc does, so
 // that tools looking for "_ses.<id>" find it.
 func sessionKeyring(id string) string { return "_ses." + id }
+
+// hasHooks reports whether any hook list is non-empty.
+func hasHooks(h *specs.Hooks) bool {
+	return h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+ //nolint:staticcheck // Prestart is deprecated, still run
+		len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
@@ -40,7 +41,11 @@ func Destroy(root string, st *state.State, force bool) error {
 			return err
 		}
 	}
-	if force || !ownPidNamespace(st.Config) {
+	ownPid := st.OwnPidNS
+	if st.Config != nil {
+		ownPid = ownPidNamespace(st.Config)
+	}
+	if force || !ownPid {
 		if err := signalAll(cg, unix.SIGKILL); err != nil {
 			logs.Warnf("kill processes of container %s: %v", st.ID, err)
 		}
@@ -57,7 +62,7 @@ func Destroy(root string, st *state.State, force bool) error {
 		return err
 	}
 	tr.mark("state removed")
-	if hooks := st.Config.Hooks; hooks != nil {
+	if hooks := configHooks(st); hooks != nil {
 		// runtime-spec: after the delete, and a failure is a warning.
 		RunHooksWarn("poststop", hooks.Poststop, st.OCIState(state.Stopped))
 	}
@@ -96,4 +101,13 @@ func killInit(st *state.State, cg cgroups.Manager) error {
 // in which the kernel kills every process when the init dies.
 func ownPidNamespace(cfg *configs.Config) bool {
 	return cfg != nil && cfg.HasNamespace(configs.NEWPID) && cfg.NamespacePath(configs.NEWPID) == ""
+}
+
+// configHooks is the container's hooks; nil when it has none, including
+// when its config was not loaded because it has none (state.LoadLite).
+func configHooks(st *state.State) *specs.Hooks {
+	if st.Config == nil {
+		return nil
+	}
+	return st.Config.Hooks
 }

@@ -33,7 +33,8 @@ const exitGrace = 100 * time.Millisecond
 func Start(root string, st *state.State) error {
 	tr := newTrace("start " + st.ID)
 	defer tr.done()
-	if hooks := st.Config.Hooks; hooks != nil && len(hooks.StartContainer) > 0 {
+	// Config is nil when loaded without it (state.LoadLite: no hooks).
+	if hooks := configHooks(st); hooks != nil && len(hooks.StartContainer) > 0 {
 		if st.Status(root) != state.Created {
 			return errStartNotCreated(st.Status(root))
 		}
@@ -68,7 +69,7 @@ func Start(root string, st *state.State) error {
 			return err
 		}
 	}
-	if hooks := st.Config.Hooks; hooks != nil && len(hooks.Poststart) > 0 {
+	if hooks := configHooks(st); hooks != nil && len(hooks.Poststart) > 0 {
 		// runtime-spec: poststart runs after the user's process is
 		// executed. The init's end of the fifo is close-on-exec: the
 		// write end reports an error once it is gone.

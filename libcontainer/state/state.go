@@ -52,6 +52,12 @@ type State struct {
 	// NotifySocket is the caller's NOTIFY_SOCKET at create, which start
 	// relays the container's sd_notify messages to.
 	NotifySocket string `json:"notify_socket,omitempty"`
+	// NoHooks and OwnPidNS are what start, kill and delete would read
+	// from the config: with no hooks they need not decode config.json
+	// (LoadLite). State written before these existed lacks them, and
+	// false makes LoadLite load the config as before.
+	NoHooks  bool `json:"no_hooks,omitempty"`
+	OwnPidNS bool `json:"own_pid_ns,omitempty"`
 }
 
 // OCIState returns the runtime-spec state for status.

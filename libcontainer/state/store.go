@@ -152,6 +152,21 @@ func LockAndLoad(root, id string) (st *State, unlock func(), err error) {
 	return st, unlock, nil
 }
 
+// LoadLite reads what start, kill and delete need. When create recorded
+// that the config has no hooks (NoHooks), that is state.json alone and
+// Config stays nil: decoding config.json is most of what loading costs.
+// Otherwise it is Load.
+func LoadLite(root, id string) (*State, error) {
+	st, err := loadSummary(root, id)
+	if err != nil {
+		return nil, err
+	}
+	if !st.NoHooks {
+		return Load(root, id)
+	}
+	return st, nil
+}
+
 // Load reads a container's state and config; ErrNotExist when there is
 // no such container.
 func Load(root, id string) (*State, error) {
