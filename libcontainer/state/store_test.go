@@ -274,3 +274,30 @@ func TestParseStat(t *testing.T) {
 		}
 	}
 }
+
+// LoadLite skips config.json only when create recorded that the
+// container has no hooks; state written without that record (an older
+// skiff) loads the config as Load does.
+func TestLoadLite(t *testing.T) {
+	root := t.TempDir()
+	cfg := &configs.Config{Annotations: map[string]string{"a": "b"}}
+	for _, c := range []struct {
+		id         string
+		noHooks    bool
+		wantConfig bool
+	}{{"hookless", true, false}, {"hooks", false, true}} {
+		if _, err := CreateDir(root, c.id); err != nil {
+			t.Fatal(err)
+		}
+		if err := Save(root, &State{ID: c.id, InitPID: 42, NoHooks: c.noHooks, OwnPidNS: true, Config: cfg}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := LoadLite(root, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (st.Config != nil) != c.wantConfig || st.InitPID != 42 || !st.OwnPidNS {
+			t.Errorf("%s: LoadLite gave config %v, state %+v", c.id, st.Config, st)
+		}
+	}
+}
