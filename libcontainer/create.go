@@ -276,6 +276,15 @@ func (c *creation) joinCgroup() error {
 		}
 	}
 	c.trace.mark("cgroup joined")
+	// A limit this host cannot apply is an error naming the field, not
+	// a container that silently runs without it.
+	warnings, err := cgroups.CheckCreate(c.cg.Paths(), c.cfg.Resources)
+	for _, w := range warnings {
+		logs.Warnf("%s", w)
+	}
+	if err != nil {
+		return err
+	}
 	if err := c.cg.Set(c.cfg.Resources); err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}

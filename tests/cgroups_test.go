@@ -441,6 +441,37 @@ func TestTinyMemoryLimit(t *testing.T) {
 	}
 }
 
+// A resource this host's cgroups cannot apply fails create with the
+// config.json field named, and leaves nothing (the cgroup leak check
+// of cgCtr); kernel memory, deprecated, is only a warning.
+func TestUnsupportedResourceNamesField(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/net_cls"); err == nil {
+		t.Skip("this host has a net_cls hierarchy")
+	}
+	if strings.Contains(readString("/sys/fs/cgroup/cgroup.controllers"), "rdma") {
+		t.Skip("this host has the rdma controller")
+	}
+	for field, set := range map[string]func(*specs.LinuxResources){
+		"linux.resources.rdma": func(r *specs.LinuxResources) {
+			r.Rdma = map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: ptrTo(uint32(3))}}
+		},
+		"linux.resources.network.classID": func(r *specs.LinuxResources) { r.Network = &specs.LinuxNetwork{ClassID: ptrTo(uint32(0x100001))} },
+	} {
+		c := cgCtr(t, []string{"true"}, func(s *specs.Spec) { set(s.Linux.Resources) })
+		r := c.run("run", "--bundle", c.Bundle, c.ID)
+		if r.Code == 0 || !strings.Contains(r.Stderr, field+":") {
+			t.Errorf("%s on a host without it: %s", field, r)
+		}
+		c.checkGone("after the failed run")
+	}
+	c := cgCtr(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Kernel: ptrTo(int64(64 << 20))} //nolint:staticcheck // deprecated: what is tested
+	})
+	if r := c.run("run", "--bundle", c.Bundle, c.ID); r.Code != 0 || !strings.Contains(r.Stderr, "linux.resources.memory.kernel: ignored") {
+		t.Errorf("kernel memory: want a warning and a container: %s", r)
+	}
+}
+
 // counterScript bumps /counter every 50ms, forever.
 var counterScript = []string{"sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /counter; sleep 0.05; done`}
 

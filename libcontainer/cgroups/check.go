@@ -31,6 +31,28 @@ func CheckResources(paths map[string]string, r *specs.LinuxResources) error {
 	return checkResources(paths, r, cgroups.IsCgroup2UnifiedMode())
 }
 
+// CheckCreate is CheckResources for a new container: its errors name
+// the config.json field (linux.resources.<field>), and kernel memory
+// limits, which runtime-spec v1.3.0 deprecates and lets runtimes ignore,
+// are a warning instead.
+func CheckCreate(paths map[string]string, r *specs.LinuxResources) (warnings []string, err error) {
+	if r != nil && r.Memory != nil && (r.Memory.Kernel != nil || r.Memory.KernelTCP != nil) {
+		warnings = append(warnings, "linux.resources.memory.kernel: ignored: kernel memory limits are deprecated and this kernel has none")
+		m := *r.Memory
+		m.Kernel, m.KernelTCP = nil, nil
+		cp := *r
+		cp.Memory = &m
+		r = &cp
+	}
+	if err := CheckResources(paths, r); err != nil {
+		if u, ok := err.(*UnsupportedError); ok {
+			return warnings, &UnsupportedError{Field: "linux.resources." + u.Field, Reason: u.Reason}
+		}
+		return warnings, err
+	}
+	return warnings, nil
+}
+
 // need is one resource value and the files that can carry it: any of
 // v1 in the v1 controller's directory, or any of v2 in the unified one
 // (none: v1 only).
