@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"runtime"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -114,41 +110,10 @@ func listContainers(root string) ([]containerState, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	// The status (a /proc read, the freezer state, the exec fifo) and
-	// the owner (whoever made the state directory) cost a few syscalls
-	// per container: spread over the CPUs, as the loading was.
-	type found struct {
-		status string
-		uid    uint32
-		gone   bool // deleted meanwhile
-	}
-	rows := make([]found, len(states))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(states)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(states) {
-					return
-				}
-				fi, err := os.Stat(state.Dir(root, states[i].ID))
-				if err != nil {
-					rows[i].gone = true
-					continue
-				}
-				rows[i] = found{status: states[i].Status(root), uid: fi.Sys().(*syscall.Stat_t).Uid}
-			}
-		})
-	}
-	wg.Wait()
 	var out []containerState
 	owners := map[uint32]string{}
-	for i, st := range states {
-		if rows[i].gone {
-			continue
-		}
-		uid := rows[i].uid
+	for _, st := range states {
+		uid := st.OwnerUID
 		owner, ok := owners[uid]
 		if !ok {
 			owner = "#" + strconv.FormatUint(uint64(uid), 10)
@@ -157,7 +122,7 @@ func listContainers(root string) ([]containerState, error) {
 			}
 			owners[uid] = owner
 		}
-		out = append(out, newContainerState(st, rows[i].status, owner))
+		out = append(out, newContainerState(st.State, st.Status, owner))
 	}
 	return out, nil
 }

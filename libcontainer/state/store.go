@@ -219,12 +219,21 @@ type ListError struct {
 
 func (e *ListError) Error() string { return errors.Join(e.Errs...).Error() }
 
-// List loads every container under root, in directory order. Entries
-// that cannot be loaded are left out and reported in a *ListError,
-// returned next to the containers that could be loaded. Directories
-// without state.json (creates in progress) are skipped silently. A
-// missing root means no containers.
-func List(root string) ([]*State, error) {
+// Listed is a container as `list` shows it: its state, its status and
+// the owner of its state directory (whoever created it).
+type Listed struct {
+	*State
+	Status   string
+	OwnerUID uint32
+}
+
+// List loads every container under root, in directory order, with its
+// status and owner. Entries that cannot be loaded are left out and
+// reported in a *ListError, returned next to the containers that could
+// be loaded. Directories without state.json (creates in progress, or
+// deleted meanwhile) are skipped silently. A missing root means no
+// containers.
+func List(root string) ([]Listed, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -238,9 +247,10 @@ func List(root string) ([]*State, error) {
 			names = append(names, e.Name())
 		}
 	}
-	// Decoding state.json is most of the cost of listing many
-	// containers; it is spread over the CPUs.
-	states := make([]*State, len(names))
+	// Decoding state.json and the status (a /proc read, the freezer
+	// state, the exec fifo) are most of the cost of listing many
+	// containers; they are spread over the CPUs.
+	states := make([]Listed, len(names))
 	loadErrs := make([]error, len(names))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -251,14 +261,14 @@ func List(root string) ([]*State, error) {
 				if i >= len(names) {
 					return
 				}
-				states[i], loadErrs[i] = loadSummary(root, names[i])
+				states[i], loadErrs[i] = loadListed(root, names[i])
 			}
 		})
 	}
 	wg.Wait()
 
 	var (
-		out  []*State
+		out  []Listed
 		errs []error
 	)
 	for i, st := range states {
@@ -274,6 +284,18 @@ func List(root string) ([]*State, error) {
 		return out, &ListError{Errs: errs}
 	}
 	return out, nil
+}
+
+func loadListed(root, id string) (Listed, error) {
+	st, err := loadSummary(root, id)
+	if err != nil {
+		return Listed{}, err
+	}
+	var sb unix.Stat_t
+	if err := unix.Stat(Dir(root, id), &sb); err != nil {
+		return Listed{}, ErrNotExist
+	}
+	return Listed{State: st, Status: st.Status(root), OwnerUID: sb.Uid}, nil
 }
 
 // Remove deletes container id's state directory.
