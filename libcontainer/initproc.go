@@ -23,10 +23,9 @@ type initProcess struct {
 	cmd *exec.Cmd
 	// bornInCgroup: clone3 put stage 1 in its cgroup (CLONE_INTO_CGROUP).
 	bornInCgroup bool
-	sock         int
-	// conn is sock, non-blocking, through the Go runtime's poller: a
-	// goroutine waiting for the init parks instead of holding a thread
-	// in a blocking read.
+	// conn is the parent's end of the socket, non-blocking, through the
+	// Go runtime's poller: a goroutine waiting for the init parks
+	// instead of holding a thread in a blocking read. nil once closed.
 	conn     *os.File
 	pids     map[int]bool // every pid that sent a frame: stage 1 and the init
 	received *os.File     // the last fd the init sent
@@ -75,8 +74,12 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	// The kernel then stamps each frame with its sender's pid.
-	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+	// The kernel then stamps each frame with its sender's pid. Only the
+	// parent's end is non-blocking: the C stage reads its own blocking.
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err == nil {
+		err = unix.SetNonblock(fds[0], true)
+	}
+	if err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
 		return nil, fmt.Errorf("socket: %w", err)
@@ -140,14 +143,8 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("init socket: %w", err)
-	}
 	conn := os.NewFile(uintptr(fds[0]), "init-socket")
-	return &initProcess{cmd: cmd, sock: fds[0], conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
+	return &initProcess{cmd: cmd, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
 }
 
 // cloneCmd is a fresh copy of a command that failed to start (an
@@ -183,10 +180,7 @@ type initHandler struct {
 // run sends the plan and serves the init until it is ready (create) or
 // the socket closes (exec: the socket is close-on-exec).
 func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
-	defer func() {
-		p.conn.Close()
-		p.sock = -1
-	}()
+	defer p.closeConn()
 	payload, err := initplan.Encode(plan)
 	if err != nil {
 		return err
@@ -303,12 +297,16 @@ func (p *initProcess) exitedEarly() error {
 	return errors.New("init exited before it was ready")
 }
 
+func (p *initProcess) closeConn() {
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+}
+
 // kill ends every process of this init that is still there.
 func (p *initProcess) kill() {
-	if p.sock >= 0 {
-		p.conn.Close()
-		p.sock = -1
-	}
+	p.closeConn()
 	for pid := range p.pids {
 		if pid != p.cmd.Process.Pid {
 			_ = unix.Kill(pid, unix.SIGKILL)
