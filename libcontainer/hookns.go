@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/initplan"
+	"github.com/skiff-runtime/skiff/libcontainer/signals"
 )
 
 // RunHooksInContainer runs createContainer or startContainer hooks in
@@ -66,26 +68,18 @@ func waitHook(pid int, timeout *int) error {
 		return fmt.Errorf("pidfd_open: %w", err)
 	}
 	defer unix.Close(pidfd)
-	ms := -1
+	wait := time.Duration(-1)
 	if timeout != nil {
-		ms = int((time.Duration(*timeout) * time.Second).Milliseconds())
+		wait = time.Duration(*timeout) * time.Second
 	}
-	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, 0, nil)
+	if err := signals.WaitFD(pidfd, wait); err != nil {
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, signals.ErrTimeout) {
 			return fmt.Errorf("timed out after %ds", *timeout)
 		}
-		break
+		return err
 	}
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
