@@ -25,7 +25,7 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT) -X main.version=$(VERSION)
 # subdirectories (the conformance tools) have ordinary unit tests.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/tests$$')
 
-.PHONY: all build deps bundle demo probe recvtty vet unit integration test test-cgroupv2 conformance conformance-check bench bench-ci clean
+.PHONY: all build deps bundle demo probe recvtty vet unit integration test test-cgroupv2 conformance conformance-check bench bench-ci clean generate
 
 all: build
 
@@ -51,6 +51,11 @@ endif
 
 build: $(BUILD_DEPS)
 	$(BUILD_ENV) CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILD_TAGS)" -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o skiff .
+
+# The generated JSON code (libcontainer/jsoncodec says why); its unit
+# tests fail when it no longer matches the types.
+generate:
+	$(GO) generate ./libcontainer/jsoncodec ./libcontainer/state
 
 $(MUSL)/lib/libseccomp.a: contrib/musl/build-libseccomp.sh
 	contrib/musl/build-libseccomp.sh $(MUSL)

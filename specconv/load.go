@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
 )
 
 // FieldError is a problem with one field of config.json.
@@ -72,6 +74,12 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 // and column since a byte offset alone is hard to find in an editor.
 func DecodeSpec(data []byte) (*specs.Spec, error) {
 	var spec specs.Spec
+	if jsoncodec.DecodeSpec(data, &spec) {
+		return &spec, nil
+	}
+	// encoding/json is the reference: what the fast decoder refuses is
+	// decoded (or refused, with a position) here.
+	spec = specs.Spec{}
 	err := json.Unmarshal(data, &spec)
 	if err == nil {
 		return &spec, nil

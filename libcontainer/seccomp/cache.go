@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
 )
 
@@ -79,7 +79,7 @@ var kernelRelease = sync.OnceValue(func() string {
 func cacheKey(s *specs.LinuxSeccomp) ([sha256.Size]byte, error) {
 	c := *s
 	c.ListenerPath, c.ListenerMetadata = "", ""
-	js, err := json.Marshal(&c)
+	js, err := jsoncodec.EncodeSeccomp(&c)
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}

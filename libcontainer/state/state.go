@@ -32,7 +32,17 @@ const (
 	Paused   = "paused"
 )
 
+// State's JSON code is generated, as jsoncodec's is (that package says
+// why). The sed drops the generated file's import of package easyjson,
+// used only to assert an interface: it imports net/http, whose package
+// init (and crypto's) every command would then run.
+//
+//go:generate go tool easyjson -disallow_unknown_fields -no_std_marshalers state.go
+//go:generate sed -i -e "/mailru.easyjson\"/d" -e "/_ easyjson.Marshaler/d" state_easyjson.go
+
 // State is the persisted record of one container.
+//
+//easyjson:json
 type State struct {
 	ID            string    `json:"id"`
 	InitPID       int       `json:"init_pid"`

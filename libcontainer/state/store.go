@@ -1,8 +1,6 @@
 package state
 
 import (
-	"github.com/skiff-runtime/skiff/libcontainer/configs"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
 	"github.com/skiff-runtime/skiff/specconv"
 )
 
@@ -98,7 +98,7 @@ func Save(root string, st *State) error {
 	dir := Dir(root, st.ID)
 	if st.Config != nil {
 		st.Annotations = st.Config.Annotations
-		data, err := json.Marshal(st.Config)
+		data, err := jsoncodec.EncodeConfig(st.Config)
 		if err != nil {
 			return fmt.Errorf("encode config: %w", err)
 		}
@@ -106,7 +106,7 @@ func Save(root string, st *State) error {
 			return fmt.Errorf("write config: %w", err)
 		}
 	}
-	data, err := json.Marshal(st)
+	data, err := jsoncodec.Encode(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
@@ -185,8 +185,13 @@ func Load(root, id string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(data, st.Config); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", cpath, err)
+	if !jsoncodec.DecodeConfig(data, st.Config) {
+		// Written by another version of skiff, or damaged: encoding/json
+		// reads what it can and says what is wrong.
+		*st.Config = configs.Config{}
+		if err := json.Unmarshal(data, st.Config); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", cpath, err)
+		}
 	}
 	return st, nil
 }
@@ -206,8 +211,11 @@ func loadSummary(root, id string) (*State, error) {
 		return nil, err
 	}
 	st := new(State)
-	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
+	if !jsoncodec.Decode(data, st) {
+		*st = State{}
+		if err := json.Unmarshal(data, st); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", path, err)
+		}
 	}
 	return st, nil
 }

@@ -1,17 +1,20 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
 	"github.com/skiff-runtime/skiff/specconv"
 )
 
@@ -299,5 +302,31 @@ func TestLoadLite(t *testing.T) {
 		if (st.Config != nil) != c.wantConfig || st.InitPID != 42 || !st.OwnPidNS {
 			t.Errorf("%s: LoadLite gave config %v, state %+v", c.id, st.Config, st)
 		}
+	}
+}
+
+// state.json's generated code and encoding/json read each other's
+// output the same (state written by an older skiff stays readable).
+func TestStateJSONMatchesEncodingJSON(t *testing.T) {
+	st := &State{
+		ID: "c1", InitPID: 42, InitStartTime: 1234567, Bundle: "/b \"q\"", Rootfs: "/b/rootfs",
+		Created: time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC), Owner: "root",
+		CgroupPaths:    map[string]string{"": "/sys/fs/cgroup/c1", "memory": "/sys/fs/cgroup/memory/c1"},
+		NamespacePaths: map[configs.NamespaceType]string{configs.NEWNET: "/proc/42/ns/net"},
+		Annotations:    map[string]string{"a": "b"},
+		NotifySocket:   "/run/notify.sock", NoHooks: true, OwnPidNS: true,
+	}
+	fast, err := jsoncodec.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var std State
+	if err := json.Unmarshal(fast, &std); err != nil || !reflect.DeepEqual(&std, st) {
+		t.Errorf("encoding/json reads back something else (%v):\n%+v\n%+v", err, std, *st)
+	}
+	data, _ := json.Marshal(st)
+	var back State
+	if !jsoncodec.Decode(data, &back) || !reflect.DeepEqual(&back, st) {
+		t.Errorf("the generated decoder reads back something else:\n%+v\n%+v", back, *st)
 	}
 }
