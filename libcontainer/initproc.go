@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 
@@ -20,7 +19,9 @@ import (
 // initProcess is the parent's end of one `skiff init`: the first stage
 // it started, and the socket the protocol of initplan/wire.go runs on.
 type initProcess struct {
-	cmd *exec.Cmd
+	// stage1 is the process started, which forks the init (or the
+	// exec'd process) and exits.
+	stage1 child
 	// bornInCgroup: clone3 put stage 1 in its cgroup (CLONE_INTO_CGROUP).
 	bornInCgroup bool
 	// conn is the parent's end of the socket, non-blocking, through the
@@ -84,8 +85,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		unix.Close(fds[1])
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	child := os.NewFile(uintptr(fds[1]), "init-socket")
-	defer child.Close()
+	defer unix.Close(fds[1])
 
 	exe, err := sealedExe()
 	var exeFile *os.File
@@ -97,35 +97,35 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		return nil, err
 	}
 	defer exeFile.Close()
-	files := make([]*os.File, 0, preserveFDs+1+len(extra))
+	// fds 0-2, the preserved ones, extra, the socket, the binary.
+	files := make([]uintptr, 0, 3+preserveFDs+len(extra)+2)
+	files = append(files, stdin.Fd(), stdout.Fd(), stderr.Fd())
 	for i := 0; i < preserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd"))
+		files = append(files, uintptr(3+i))
 	}
-	files = append(files, extra...)
-	files = append(files, child)
-	sockFd := 2 + len(files)
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
+	sockFd := len(files)
+	files = append(files, uintptr(fds[1]))
 	// The binary is passed above the socket, where the C stage closes it
 	// first thing; execve resolves the path after the fds are in place.
-	files = append(files, exeFile)
-	exe = fmt.Sprintf("/proc/self/fd/%d", 2+len(files))
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"skiff", "init", strconv.Itoa(sockFd)},
-		Env:        []string{},
-		Stdin:      stdin,
-		Stdout:     stdout,
-		Stderr:     stderr,
-		ExtraFiles: files,
-		SysProcAttr: &syscall.SysProcAttr{
-			Pdeathsig: unix.SIGKILL,
-		},
+	exe = fmt.Sprintf("/proc/self/fd/%d", len(files))
+	files = append(files, exeFile.Fd())
+	pidfd := -1
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL, PidFD: &pidfd},
 	}
+	argv := []string{"skiff", "init", strconv.Itoa(sockFd)}
 	startedNs := monotonicNs()
 	born := false
+	var pid int
 	if cgroupDir != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(cgroupDir.Fd())
-		err = cmd.Start()
+		attr.Sys.UseCgroupFD = true
+		attr.Sys.CgroupFD = int(cgroupDir.Fd())
+		pid, err = syscall.ForkExec(exe, argv, attr)
 		if err == nil {
 			born = true
 			logs.Debugf("init born in its cgroup (clone3 CLONE_INTO_CGROUP)")
@@ -133,32 +133,21 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 			// Kernels before 5.7 have no CLONE_INTO_CGROUP (and some
 			// seccomp profiles refuse clone3): start it the old way.
 			logs.Debugf("clone3 into cgroup: %v; moving the process instead", err)
-			cmd = cloneCmd(cmd)
+			attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = false, 0
 		}
 	}
 	if !born {
-		err = cmd.Start()
+		pid, err = syscall.ForkExec(exe, argv, attr)
 	}
 	if err != nil {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	conn := os.NewFile(uintptr(fds[0]), "init-socket")
-	return &initProcess{cmd: cmd, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
+	return &initProcess{stage1: child{pid: pid, pidfd: pidfd}, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
 }
 
-// cloneCmd is a fresh copy of a command that failed to start (an
-// exec.Cmd cannot be started twice), without the cgroup fd.
-func cloneCmd(c *exec.Cmd) *exec.Cmd {
-	return &exec.Cmd{
-		Path: c.Path, Args: c.Args, Env: c.Env,
-		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
-		ExtraFiles:  c.ExtraFiles,
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: c.SysProcAttr.Pdeathsig},
-	}
-}
-
-func (p *initProcess) stage1Pid() int { return p.cmd.Process.Pid }
+func (p *initProcess) stage1Pid() int { return p.stage1.pid }
 
 // initHandler answers the init's requests during a create.
 type initHandler struct {
@@ -197,7 +186,7 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 		typ, body, pid, err := p.readFrame()
 		if errors.Is(err, io.EOF) {
 			if h.gotPid {
-				_ = p.cmd.Wait()
+				_ = p.stage1.wait()
 				return nil
 			}
 			return p.exitedEarly()
@@ -277,7 +266,7 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 				return fmt.Errorf("init: %w", err)
 			}
 			// Reap stage 1, which exited after forking the init.
-			_ = p.cmd.Wait()
+			_ = p.stage1.wait()
 			return nil
 		default:
 			return fmt.Errorf("init: unexpected frame %d", typ)
@@ -290,7 +279,7 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 
 // exitedEarly explains an EOF before the init reported ready.
 func (p *initProcess) exitedEarly() error {
-	err := p.cmd.Wait()
+	err := p.stage1.wait()
 	if err != nil {
 		return fmt.Errorf("init exited before it was ready: %w", err)
 	}
@@ -308,12 +297,12 @@ func (p *initProcess) closeConn() {
 func (p *initProcess) kill() {
 	p.closeConn()
 	for pid := range p.pids {
-		if pid != p.cmd.Process.Pid {
+		if pid != p.stage1.pid {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+	p.stage1.kill()
+	_ = p.stage1.wait()
 }
 
 // readFrame reads one frame and the pid the kernel stamped on it. An fd
