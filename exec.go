@@ -73,6 +73,7 @@ func fatalWithCode(err error, code int) {
 }
 
 func execProcess(ctx *cli.Context) (int, error) {
+	libcontainer.PrepareInitExe()
 	root := stateRoot(ctx)
 	st, err := loadContainer(ctx)
 	if err != nil {

@@ -50,6 +50,7 @@ func Create(opts *CreateOptions) (*state.State, error) {
 	if err := specconv.ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
+	PrepareInitExe()
 	bundle, err := filepath.Abs(opts.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)

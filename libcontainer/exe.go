@@ -127,6 +127,56 @@ func ensureImmutable(path string, size int64) (bool, error) {
 	return true, nil
 }
 
+// The binary of the next init, opened in the background by
+// PrepareInitExe: finding and opening the sealed copy (a few stats and
+// a mount clone, 0.05-0.3 ms) then overlaps reading the config.
+var preparedExe struct {
+	sync.Mutex
+	result chan initExe
+}
+
+type initExe struct {
+	f   *os.File
+	err error
+}
+
+// PrepareInitExe starts opening the binary the next init runs from:
+// create and exec call it before they read their config.
+func PrepareInitExe() {
+	preparedExe.Lock()
+	defer preparedExe.Unlock()
+	if preparedExe.result != nil {
+		return
+	}
+	ch := make(chan initExe, 1)
+	preparedExe.result = ch
+	go func() {
+		f, err := openInitExe()
+		ch <- initExe{f, err}
+	}()
+}
+
+// takeInitExe returns the binary PrepareInitExe opened, or opens one.
+func takeInitExe() (*os.File, error) {
+	preparedExe.Lock()
+	ch := preparedExe.result
+	preparedExe.result = nil
+	preparedExe.Unlock()
+	if ch != nil {
+		r := <-ch
+		return r.f, r.err
+	}
+	return openInitExe()
+}
+
+func openInitExe() (*os.File, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	return openSealedExe(exe)
+}
+
 // openSealedExe opens the shared copy through a detached, read-only
 // bind mount of its directory, made for this one exec and in no mount
 // table. The init's /proc/PID/exe then leads to that mount: opening it

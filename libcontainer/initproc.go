@@ -87,11 +87,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	}
 	defer unix.Close(fds[1])
 
-	exe, err := sealedExe()
-	var exeFile *os.File
-	if err == nil {
-		exeFile, err = openSealedExe(exe)
-	}
+	exeFile, err := takeInitExe()
 	if err != nil {
 		unix.Close(fds[0])
 		return nil, err
@@ -110,7 +106,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	files = append(files, uintptr(fds[1]))
 	// The binary is passed above the socket, where the C stage closes it
 	// first thing; execve resolves the path after the fds are in place.
-	exe = fmt.Sprintf("/proc/self/fd/%d", len(files))
+	exe := fmt.Sprintf("/proc/self/fd/%d", len(files))
 	files = append(files, exeFile.Fd())
 	pidfd := -1
 	attr := &syscall.ProcAttr{
