@@ -117,6 +117,10 @@ type creation struct {
 	cg     cgroups.Manager
 	init   *initProcess
 	notify string // the caller's NOTIFY_SOCKET, relayed by start
+	// selfJoined: stage 1 joins its v1 cgroups itself (CgroupJoin);
+	// limitsSet: the limits are written already.
+	selfJoined bool
+	limitsSet  bool
 }
 
 func (c *creation) run() (*state.State, error) {
@@ -177,6 +181,24 @@ func (c *creation) run() (*state.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	// On cgroup v1 and hybrid hosts stage 1 joins the cgroup itself
+	// (cgroups.SelfJoin): the limits go on the empty cgroup first.
+	var selfJoin *cgroups.SelfJoin
+	if cgroupDir == nil {
+		if selfJoin, err = c.cg.SelfJoin(); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if selfJoin != nil {
+			cgroupDir = selfJoin.Unified
+			if err := c.setCgroupLimits(); err != nil {
+				if cgroupDir != nil {
+					cgroupDir.Close()
+				}
+				return nil, err
+			}
+			c.trace.mark("cgroup made, limits set")
+		}
+	}
 	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir)
 	if cgroupDir != nil {
 		cgroupDir.Close()
@@ -185,13 +207,20 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 	c.trace.mark("init started")
-	// Where stage 1 was not born in its cgroup and the cgroup's paths
-	// are known before it is made (all but systemd's v1 driver), the
-	// parent joins stage 1 to it while stage 1 creates the namespaces:
-	// v1's cgroup.procs writes wait for RCU grace periods, and so does
-	// namespace creation. Stage 1 waits for it before it makes the
-	// cgroup namespace and forks the init (SyncCgroupJoined).
-	overlap := !c.init.bornInCgroup && len(c.cg.Paths()) > 0
+	if selfJoin != nil && (selfJoin.Unified == nil || c.init.bornInCgroup) {
+		po.CgroupSelfJoin = selfJoin.V1Dirs
+		c.selfJoined = true
+	}
+	// Where stage 1 is in neither way in its cgroup yet and the
+	// cgroup's paths are known before it is made (all but systemd's v1
+	// driver), the parent joins stage 1 to it while stage 1 creates the
+	// namespaces: v1's cgroup.procs writes wait for RCU grace periods,
+	// and so does namespace creation. Stage 1 waits for it before it
+	// makes the cgroup namespace and forks the init (SyncCgroupJoined).
+	// A self-joined stage 1 waits only if the parent still has its
+	// oom_score_adj to write.
+	inCgroup := c.init.bornInCgroup || c.selfJoined
+	overlap := (!inCgroup && len(c.cg.Paths()) > 0) || (c.selfJoined && c.cfg.Process.OOMScoreAdj != nil)
 	if !overlap {
 		if err := c.joinCgroup(); err != nil {
 			return nil, err
@@ -271,14 +300,30 @@ func (c *creation) run() (*state.State, error) {
 // born there), writes the limits and stage 1's oom_score_adj, all of
 // which the init inherits when stage 1 forks it.
 func (c *creation) joinCgroup() error {
-	if !c.init.bornInCgroup {
+	if !c.init.bornInCgroup && !c.selfJoined {
 		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
+		c.trace.mark("cgroup joined")
 	}
-	c.trace.mark("cgroup joined")
-	// A limit this host cannot apply is an error naming the field, not
-	// a container that silently runs without it.
+	if !c.limitsSet {
+		if err := c.setCgroupLimits(); err != nil {
+			return err
+		}
+	}
+	if c.cfg.Process.OOMScoreAdj != nil {
+		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
+			return err
+		}
+	}
+	c.trace.mark("cgroup limits")
+	return nil
+}
+
+// setCgroupLimits writes the limits; a limit this host cannot apply is
+// an error naming the field, not a container that silently runs without
+// it.
+func (c *creation) setCgroupLimits() error {
 	warnings, err := cgroups.CheckCreate(c.cg.Paths(), c.cfg.Resources)
 	for _, w := range warnings {
 		logs.Warnf("%s", w)
@@ -289,12 +334,7 @@ func (c *creation) joinCgroup() error {
 	if err := c.cg.Set(c.cfg.Resources); err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
-	if c.cfg.Process.OOMScoreAdj != nil {
-		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
-			return err
-		}
-	}
-	c.trace.mark("cgroup limits")
+	c.limitsSet = true
 	return nil
 }
 

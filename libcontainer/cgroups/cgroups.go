@@ -62,6 +62,9 @@ type Manager interface {
 	// CLONE_INTO_CGROUP, creating the cgroup first if New made the
 	// manager; nil where that does not apply (see cgroups.go).
 	CloneTarget() (*os.File, error)
+	// SelfJoin prepares, on cgroup v1 or hybrid hosts, a cgroup that a
+	// single-threaded process joins by itself (see SelfJoin below).
+	SelfJoin() (*SelfJoin, error)
 }
 
 // ScopePrefix names the systemd scope of a container whose
@@ -108,7 +111,7 @@ func New(id string, cfg *configs.Config, useSystemd, rootless bool) (Manager, er
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager: %w", err)
 	}
-	return &manager{lib: lib, res: res, fresh: true, systemd: useSystemd}, nil
+	return &manager{lib: lib, res: res, fresh: true, systemd: useSystemd, rootless: rootless}, nil
 }
 
 // Load returns the manager of an existing cgroup from the paths that
@@ -131,8 +134,54 @@ type manager struct {
 	err error // why lib could not be made (Load)
 	res *cgroups.Resources
 	// fresh: made by New, limits not set yet (the container is empty).
-	fresh   bool
-	systemd bool
+	fresh    bool
+	systemd  bool
+	rootless bool
+}
+
+// SelfJoin is a cgroup made ready for a process to join by itself: the
+// directories exist, and the process writes "0" to the tasks file of
+// each of V1Dirs. Moving the writing thread itself is the one move the
+// kernel makes without taking cgroup_threadgroup_rwsem for writing; a
+// pid written to cgroup.procs takes it, and that waits for an RCU grace
+// period (1-25 ms on this machine, on every create). Unified, when not
+// nil, is the hybrid host's cgroup v2 directory, to be born into with
+// clone3's CLONE_INTO_CGROUP (no write lock either).
+type SelfJoin struct {
+	V1Dirs  []string
+	Unified *os.File
+}
+
+// SelfJoin makes the cgroup (without limits: the caller sets them with
+// Set before any process is in it) and returns how to join it; nil
+// where it does not apply: pure cgroup v2 (CloneTarget), the systemd
+// driver (it needs the pid for its scope), rootless (a cgroup that
+// cannot be made is tolerated there), a manager not made by New.
+func (m *manager) SelfJoin() (*SelfJoin, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	if m.systemd || m.rootless || !m.fresh || cgroups.IsCgroup2UnifiedMode() {
+		return nil, nil
+	}
+	if err := m.lib.Apply(-1); err != nil {
+		return nil, err
+	}
+	sj := &SelfJoin{}
+	for ctrl, dir := range m.lib.GetPaths() {
+		if ctrl != "" {
+			sj.V1Dirs = append(sj.V1Dirs, dir)
+		}
+	}
+	slices.Sort(sj.V1Dirs)
+	if dir := m.lib.GetPaths()[""]; dir != "" {
+		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		sj.Unified = f
+	}
+	return sj, nil
 }
 
 // CloneTarget lets a process be born in the cgroup (clone3 with
@@ -356,6 +405,7 @@ func (noCgroup) Update(*specs.LinuxResources) error {
 }
 func (noCgroup) Stats() (*Stats, error)         { return nil, errors.New("container has no cgroup") }
 func (noCgroup) CloneTarget() (*os.File, error) { return nil, nil }
+func (noCgroup) SelfJoin() (*SelfJoin, error)   { return nil, nil }
 func (noCgroup) KillAll() error                 { return ErrNoCgroupKill }
 func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 	return nil, errors.New("container has no cgroup to watch")

@@ -39,6 +39,10 @@ type Options struct {
 	// creates the namespaces (SyncCgroupJoined), instead of before the
 	// plan is sent; false when the init was born in its cgroup.
 	CgroupSync bool
+	// CgroupSelfJoin lists cgroup v1 directories (made, with their
+	// limits, before stage 1 started) that stage 1 joins by itself,
+	// first thing (CgroupJoin).
+	CgroupSelfJoin []string
 	// SessionKeyring names the container's session keyring
 	// ("_ses.<id>", as runc names it); "" keeps the caller's
 	// (--no-new-keyring).
@@ -125,6 +129,11 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	r := &Result{Plan: &Plan{}}
 	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
 
+	// Before any namespace: joined or new, a user namespace would take
+	// away the right to write the host's cgroup files.
+	for _, dir := range o.CgroupSelfJoin {
+		add(CgroupJoin{Dir: dir})
+	}
 	planNamespaces(cfg, o.CgroupSync, add)
 	add(Setsid{})
 	if o.SessionKeyring != "" {

@@ -60,6 +60,37 @@ func TestNamespaceOrder(t *testing.T) {
 	}
 }
 
+// Stage 1 joins its v1 cgroups before any namespace: inside a user
+// namespace it could no longer write the host's tasks files.
+func TestCgroupSelfJoinFirst(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Namespaces = []configs.Namespace{
+		{Type: configs.NEWUSER, Path: "/proc/1/ns/user"},
+		{Type: configs.NEWNS},
+		{Type: configs.NEWPID},
+		{Type: configs.NEWCGROUP},
+	}
+	o := testOptions()
+	o.CgroupSelfJoin = []string{"/sys/fs/cgroup/memory/c1", "/sys/fs/cgroup/pids/c1"}
+	r, err := Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1"},
+		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/1/ns/user"},
+		NSUnshare{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP},
+		ForkInit{},
+	}
+	if !reflect.DeepEqual(r.Plan.Steps[:5], want) {
+		t.Fatalf("stage 1 = %#v", r.Plan.Steps[:5])
+	}
+	if got := len(stepsOf[CgroupJoin](r.Plan)); got != 2 {
+		t.Errorf("%d CgroupJoin steps, want 2", got)
+	}
+}
+
 func TestPlanEndsWithFifoThenExec(t *testing.T) {
 	r, err := Build(baseConfig(), testOptions())
 	if err != nil {

@@ -21,6 +21,14 @@ type NSJoin struct {
 	Path string
 }
 
+// CgroupJoin moves stage 1 into the cgroup v1 directory Dir by writing
+// "0" (itself) to its tasks file, before stage 1 enters any namespace.
+// Moving one's own single thread takes no global lock in the kernel;
+// the parent writing stage 1's pid to cgroup.procs takes
+// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+// period (1-25 ms measured here) on every create.
+type CgroupJoin struct{ Dir string }
+
 // NSUnshare creates namespaces. A user namespace in Flags is created
 // first, alone, and the parent writes its maps before the rest.
 type NSUnshare struct{ Flags uint32 }
@@ -236,9 +244,10 @@ type Console struct {
 func (s NSJoin) encode(e *encoder) {
 	e.record(recNSJoin, func() { e.u32(s.Type); e.str(s.Path) })
 }
-func (s NSUnshare) encode(e *encoder) { e.record(recNSUnshare, func() { e.u32(s.Flags) }) }
-func (ForkInit) encode(e *encoder)    { e.record(recForkInit, func() {}) }
-func (Setsid) encode(e *encoder)      { e.record(recSetsid, func() {}) }
+func (s NSUnshare) encode(e *encoder)  { e.record(recNSUnshare, func() { e.u32(s.Flags) }) }
+func (s CgroupJoin) encode(e *encoder) { e.record(recCgroupJoin, func() { e.str(s.Dir) }) }
+func (ForkInit) encode(e *encoder)     { e.record(recForkInit, func() {}) }
+func (Setsid) encode(e *encoder)       { e.record(recSetsid, func() {}) }
 func (s Rootfs) encode(e *encoder) {
 	e.record(recRootfs, func() {
 		e.u32(uint32(len(s.Propagation)))
@@ -366,13 +375,14 @@ func b2u(b bool) uint32 {
 	return 0
 }
 
-func (s NSJoin) String() string    { return fmt.Sprintf("join namespace %s", s.Path) }
-func (s NSUnshare) String() string { return fmt.Sprintf("create namespaces 0x%x", s.Flags) }
-func (ForkInit) String() string    { return "fork the init" }
-func (Setsid) String() string      { return "setsid" }
-func (s Rootfs) String() string    { return "prepare the root filesystem " + s.Path }
-func (s MountBind) String() string { return fmt.Sprintf("bind-mount %s on %s", s.Source, s.Dest) }
-func (s MountFS) String() string   { return fmt.Sprintf("mount %s on %s", s.FSType, s.Dest) }
+func (s NSJoin) String() string     { return fmt.Sprintf("join namespace %s", s.Path) }
+func (s NSUnshare) String() string  { return fmt.Sprintf("create namespaces 0x%x", s.Flags) }
+func (s CgroupJoin) String() string { return "join cgroup " + s.Dir }
+func (ForkInit) String() string     { return "fork the init" }
+func (Setsid) String() string       { return "setsid" }
+func (s Rootfs) String() string     { return "prepare the root filesystem " + s.Path }
+func (s MountBind) String() string  { return fmt.Sprintf("bind-mount %s on %s", s.Source, s.Dest) }
+func (s MountFS) String() string    { return fmt.Sprintf("mount %s on %s", s.FSType, s.Dest) }
 func (s MountSetattr) String() string {
 	return fmt.Sprintf("change mount options of %s", s.Dest)
 }

@@ -13,6 +13,7 @@
 //	step  direction        frame            payload / what happens
 //	----  ---------        -----            ----------------------
 //	1     parent -> init   MSG_BOOTSTRAP    header {u32 magic; u32 version; u32 count} + count records
+//	2     stage 1          REC_CGROUP_JOIN  (cgroup v1) write "0" to each cgroup's tasks: stage 1 moves itself
 //	2     stage 1          REC_NS_JOIN      setns() into each namespace given by path, user ns first
 //	3     stage 1          REC_NS_UNSHARE   unshare(CLONE_NEWUSER) alone, then:
 //	3a    init -> parent   MSG_USERMAP_REQ  parent writes setgroups, uid_map, gid_map of the sender
@@ -112,6 +113,7 @@ const (
 	recMemoryPolicy   = 44
 	recExecLabel      = 45
 	recSessionKeyring = 46
+	recCgroupJoin     = 47
 	recProcHandle     = 39
 
 	fsParamFlag   = 0

@@ -221,6 +221,26 @@ static void do_ns_join(struct cursor *c)
 	close(fd);
 }
 
+/* Stage 1 moves itself into a cgroup v1 directory: "0" in tasks is the
+ * writing thread, which the kernel moves without its global threadgroup
+ * lock (and the RCU grace period taking it costs). Stage 1 has one
+ * thread, so that is the whole process. */
+static void do_cgroup_join(struct cursor *c)
+{
+	const char *dir = cur_str(c);
+	cur_end(c);
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		fail(errno, "join cgroup", "open %s", dir);
+	int fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		fail(errno, "join cgroup", "open %s/tasks", dir);
+	if (write(fd, "0", 1) != 1)
+		fail(errno, "join cgroup", "write 0 to %s/tasks", dir);
+	close(fd);
+}
+
 static void do_ns_unshare(struct cursor *c)
 {
 	uint32_t flags = cur_u32(c);
@@ -271,6 +291,7 @@ static void do_sync(struct cursor *c)
 static void run_record(uint32_t kind, struct cursor *c)
 {
 	switch (kind) {
+	case REC_CGROUP_JOIN: do_cgroup_join(c); break;
 	case REC_NS_JOIN: do_ns_join(c); break;
 	case REC_NS_UNSHARE: do_ns_unshare(c); break;
 	case REC_FORK_INIT: do_fork_init(c); break;

@@ -1,0 +1,94 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// On cgroup v1 and hybrid hosts stage 1 joins its cgroups itself: it
+// writes "0" to the tasks file of each v1 hierarchy (on a hybrid host it
+// is also born in the unified one with CLONE_INTO_CGROUP), so the parent
+// never writes a pid to cgroup.procs, which waits for an RCU grace period
+// on every create. Stage 1 does it before it enters any namespace: a
+// user namespace would take away its right to write the host's files.
+// The init must be in the container's cgroup in every hierarchy, with
+// the limits, seen from the host and from inside.
+func TestCgroupV1SelfJoin(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		t.Skip("pure cgroup v2: the init is born in its cgroup (TestCgroupV2InitBornInCgroup)")
+	}
+	for _, userns := range []bool{false, true} {
+		t.Run("userns="+strconv.FormatBool(userns), func(t *testing.T) {
+			const hostID, size = 100000, 65536
+			c := cgCtr(t, []string{"sleep", "600"}, func(s *specs.Spec) {
+				withCgroupNS(s)
+				s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptrTo(int64(33))}
+				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptrTo(int64(40 << 20))}
+				if userns {
+					s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+					s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+					s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+				}
+			})
+			if userns {
+				if err := chownTree(c.Rootfs, hostID, hostID); err != nil {
+					t.Fatal(err)
+				}
+				for dir := c.Bundle; dir != "/" && dir != os.TempDir(); dir = filepath.Dir(dir) {
+					if err := os.Chmod(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			logFile := filepath.Join(t.TempDir(), "debug.log")
+			c.mustRun("--debug", "--log", logFile, "create", "--bundle", c.Bundle, c.ID)
+			pid := c.mustState().Pid
+			c.remember(pid)
+
+			create := regexp.MustCompile(`create ` + c.ID + `: [^"]*`).FindString(readString(logFile))
+			if !strings.Contains(create, "cgroup made, limits set") || strings.Contains(create, "cgroup joined") {
+				t.Errorf("create did not let stage 1 join its cgroups itself (the parent moved it): %s", create)
+			}
+
+			// From the host: the init is listed in each of the container's
+			// cgroup directories (state.json has them), every one of them.
+			var st struct {
+				CgroupPaths map[string]string `json:"cgroup_paths"`
+			}
+			if err := json.Unmarshal([]byte(readString(filepath.Join(c.Root, c.ID, "state.json"))), &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.CgroupPaths) < 2 {
+				t.Fatalf("cgroup paths %v: want every v1 hierarchy", st.CgroupPaths)
+			}
+			for ctrl, dir := range st.CgroupPaths {
+				pids := strings.Fields(readString(filepath.Join(dir, "cgroup.procs")))
+				if !slices.Contains(pids, strconv.Itoa(pid)) {
+					t.Errorf("%q cgroup %s does not hold the init %d (holds %v)", ctrl, dir, pid, pids)
+				}
+			}
+			c.mustRun("start", c.ID)
+			dirs := cgDirs(t, pid)
+			cgExpect(t, c, dirs, "pids", "pids.max", "33", "pids.max", "33")
+			cgExpect(t, c, dirs, "memory", "memory.limit_in_bytes", "41943040", "memory.max", "41943040")
+
+			// From inside: the container is at the root of every
+			// hierarchy of its cgroup namespace, which stage 1 made
+			// after it joined.
+			r := c.mustRun("exec", c.ID, "cat", "/proc/self/cgroup")
+			for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+				if !strings.HasSuffix(line, ":/") {
+					t.Errorf("inside /proc/self/cgroup: %q, want the namespace root /", line)
+				}
+			}
+		})
+	}
+}
