@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/selinux/go-selinux"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
@@ -55,34 +56,29 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			return 0, err
 		}
 	}
-	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
-		Options: initplan.Options{
-			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
-			Rootless: st.Config != nil && st.Config.Rootless,
-			Seccomp:  filter,
-			SELinux:  selinux.GetEnabled(),
-			// The container's own keyring, found by name.
-			SessionKeyring: execSessionKeyring(st),
-		},
-		NamespacePaths: st.NamespacePaths,
-		UserNS:         userns,
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, w := range res.Warnings {
-		logs.Warnf("%s", w)
-	}
-	tr.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 	paths, err := subCgroupPaths(st.CgroupPaths, o.SubCgroups)
 	if err != nil {
 		return 0, err
 	}
-	// The process joins the cgroup once forked (SyncJoinCgroup), not
-	// stage 1 before it: a container one pid short of pids.max can
-	// still be exec'd into, as with runc.
+	// The process joins the cgroup once forked, not stage 1 before it: a
+	// container one pid short of pids.max can still be exec'd into, as
+	// with runc. On cgroup v1 and hybrid hosts it joins by itself
+	// (cgroups.ExecSelfJoin); elsewhere the parent moves it
+	// (SyncJoinCgroup).
+	rootless := st.Config != nil && st.Config.Rootless
+	v1Dirs, unifiedDir, selfJoin := cgroups.ExecSelfJoin(paths)
+	selfJoin = selfJoin && !rootless
+	var cgroupDir *os.File
+	if selfJoin && unifiedDir != "" {
+		if cgroupDir, err = os.OpenFile(unifiedDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return 0, fmt.Errorf("join the container's cgroup: %w", err)
+		}
+	}
 	cg := cgroups.Load(paths)
-	p, err := startInit(o.PreserveFDs, nil, nil)
+	p, err := startInit(o.PreserveFDs, nil, cgroupDir)
+	if cgroupDir != nil {
+		cgroupDir.Close()
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -93,6 +89,32 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		}
 	}()
 	tr.mark("init started")
+	if selfJoin && unifiedDir != "" && !p.bornInCgroup {
+		selfJoin = false // no CLONE_INTO_CGROUP: the parent moves it
+	}
+	if !selfJoin {
+		v1Dirs = nil
+	}
+	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
+		Options: initplan.Options{
+			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
+			Rootless: rootless,
+			Seccomp:  filter,
+			SELinux:  selinux.GetEnabled(),
+			// The container's own keyring, found by name.
+			SessionKeyring: execSessionKeyring(st),
+		},
+		NamespacePaths: st.NamespacePaths,
+		UserNS:         userns,
+		CgroupSelfJoin: v1Dirs,
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range res.Warnings {
+		logs.Warnf("%s", w)
+	}
+	tr.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 	pid := 0
 	h := &initHandler{}
 	h.onSync = func(tag uint32, sender int) error {

@@ -20,7 +20,9 @@ import (
 // on every create. Stage 1 does it before it enters any namespace: a
 // user namespace would take away its right to write the host's files.
 // The init must be in the container's cgroup in every hierarchy, with
-// the limits, seen from the host and from inside.
+// the limits, seen from the host and from inside. exec works the same
+// way: its stage 1 opens the tasks files first, the process it forks
+// writes to them from inside the container's namespaces.
 func TestCgroupV1SelfJoin(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		t.Skip("pure cgroup v2: the init is born in its cgroup (TestCgroupV2InitBornInCgroup)")
@@ -79,6 +81,25 @@ func TestCgroupV1SelfJoin(t *testing.T) {
 			dirs := cgDirs(t, pid)
 			cgExpect(t, c, dirs, "pids", "pids.max", "33", "pids.max", "33")
 			cgExpect(t, c, dirs, "memory", "memory.limit_in_bytes", "41943040", "memory.max", "41943040")
+
+			// exec: stage 1 opens the tasks files before it joins the
+			// container's namespaces, the process it forks joins.
+			pidFile := filepath.Join(t.TempDir(), "exec.pid")
+			c.mustRun("--debug", "--log", logFile, "exec", "-d", "--pid-file", pidFile, c.ID, "sleep", "60")
+			execPid, err := strconv.Atoi(strings.TrimSpace(readString(pidFile)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			execTrace := regexp.MustCompile(`exec in ` + c.ID + `: [^"]*`).FindString(readString(logFile))
+			if execTrace == "" || strings.Contains(execTrace, "cgroup joined") {
+				t.Errorf("exec did not let its process join the cgroups itself (the parent moved it): %q", execTrace)
+			}
+			for ctrl, dir := range st.CgroupPaths {
+				pids := strings.Fields(readString(filepath.Join(dir, "cgroup.procs")))
+				if !slices.Contains(pids, strconv.Itoa(execPid)) {
+					t.Errorf("%q cgroup %s does not hold the exec'd process %d (holds %v)", ctrl, dir, execPid, pids)
+				}
+			}
 
 			// From inside: the container is at the root of every
 			// hierarchy of its cgroup namespace, which stage 1 made

@@ -152,6 +152,34 @@ type SelfJoin struct {
 	Unified *os.File
 }
 
+// ExecSelfJoin says how a process exec'd into a running container joins
+// its cgroup, given the paths (the container's, or --cgroup's sub-cgroups)
+// by itself, as SelfJoin does for create: v1Dirs are the v1 directories
+// it writes "0" to the tasks file of, unified (hybrid hosts) the cgroup
+// v2 directory stage 1 is born in. ok is false on pure cgroup v2, and
+// where the unified hierarchy has the pids controller (stage 1 would
+// count against pids.max there).
+func ExecSelfJoin(paths map[string]string) (v1Dirs []string, unified string, ok bool) {
+	if len(paths) == 0 || cgroups.IsCgroup2UnifiedMode() {
+		return nil, "", false
+	}
+	for ctrl, dir := range paths {
+		if ctrl == "" {
+			unified = dir
+		} else {
+			v1Dirs = append(v1Dirs, dir)
+		}
+	}
+	if unified != "" {
+		ctrls, err := cgroups.ReadFile(unified, "cgroup.controllers")
+		if err != nil || slices.Contains(strings.Fields(ctrls), "pids") {
+			return nil, "", false
+		}
+	}
+	slices.Sort(v1Dirs)
+	return v1Dirs, unified, true
+}
+
 // SelfJoin makes the cgroup (without limits: the caller sets them with
 // Set before any process is in it) and returns how to join it; nil
 // where it does not apply: pure cgroup v2 (CloneTarget), the systemd

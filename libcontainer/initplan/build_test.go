@@ -77,8 +77,8 @@ func TestCgroupSelfJoinFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Step{
-		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1"},
-		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1", File: "tasks"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1", File: "tasks"},
 		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/1/ns/user"},
 		NSUnshare{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP},
 		ForkInit{},
@@ -88,6 +88,40 @@ func TestCgroupSelfJoinFirst(t *testing.T) {
 	}
 	if got := len(stepsOf[CgroupJoin](r.Plan)); got != 2 {
 		t.Errorf("%d CgroupJoin steps, want 2", got)
+	}
+}
+
+// exec: stage 1 opens the cgroup files before any namespace, the forked
+// process joins (only it counts against pids.max), without the parent.
+func TestExecCgroupSelfJoin(t *testing.T) {
+	o := ExecOptions{
+		Options:        testOptions(),
+		NamespacePaths: map[configs.NamespaceType]string{configs.NEWUSER: "/proc/9/ns/user", configs.NEWNS: "/proc/9/ns/mnt"},
+		CgroupSelfJoin: []string{"/sys/fs/cgroup/pids/c1"},
+	}
+	r, err := BuildExec(&configs.Process{Args: []string{"true"}, Cwd: "/"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1", File: "tasks", Later: true},
+		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/9/ns/user"},
+		NSJoin{Type: unix.CLONE_NEWNS, Path: "/proc/9/ns/mnt"},
+		ForkInit{},
+		CgroupJoinKept{},
+	}
+	if !reflect.DeepEqual(r.Plan.Steps[:5], want) {
+		t.Fatalf("exec plan starts %#v", r.Plan.Steps[:5])
+	}
+	if len(stepsOf[Sync](r.Plan)) != 0 {
+		t.Errorf("the parent is still asked to move the process: %v", stepsOf[Sync](r.Plan))
+	}
+	o.CgroupSelfJoin = nil
+	if r, err = BuildExec(&configs.Process{Args: []string{"true"}, Cwd: "/"}, o); err != nil {
+		t.Fatal(err)
+	}
+	if got := stepsOf[Sync](r.Plan); len(got) != 1 || got[0].Tag != SyncJoinCgroup {
+		t.Errorf("without self-join the parent must move the process: %v", got)
 	}
 }
 

@@ -16,6 +16,11 @@ type ExecOptions struct {
 	// UserNS: the container has its own user namespace (setgroups may be
 	// denied there when rootless).
 	UserNS bool
+	// CgroupSelfJoin lists the cgroup v1 directories the process joins
+	// by itself: stage 1 opens their tasks files before it joins any
+	// namespace, the forked process writes "0" to them (CgroupJoin).
+	// Empty: the parent moves the forked process (SyncJoinCgroup).
+	CgroupSelfJoin []string
 }
 
 // BuildExec makes the plan of `skiff exec`: join every namespace of the
@@ -42,6 +47,9 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 			final = s
 		}
 	}
+	for _, dir := range o.CgroupSelfJoin {
+		add(CgroupJoin{Dir: dir, File: "tasks", Later: true})
+	}
 	var nss []configs.Namespace
 	for t, path := range o.NamespacePaths {
 		nss = append(nss, configs.Namespace{Type: t, Path: path})
@@ -51,7 +59,13 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
 	add(ForkInit{})
-	add(Sync{Tag: SyncJoinCgroup})
+	// Only the forked process joins the cgroup, not stage 1 before it: a
+	// container one pid short of pids.max can still be exec'd into.
+	if len(o.CgroupSelfJoin) > 0 {
+		add(CgroupJoinKept{})
+	} else {
+		add(Sync{Tag: SyncJoinCgroup})
+	}
 	if o.SessionKeyring != "" {
 		add(SessionKeyring{Name: o.SessionKeyring, Label: keyLabel(p, o.Options)})
 	}

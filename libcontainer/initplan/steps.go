@@ -21,13 +21,22 @@ type NSJoin struct {
 	Path string
 }
 
-// CgroupJoin moves stage 1 into the cgroup v1 directory Dir by writing
-// "0" (itself) to its tasks file, before stage 1 enters any namespace.
-// Moving one's own single thread takes no global lock in the kernel;
-// the parent writing stage 1's pid to cgroup.procs takes
+// CgroupJoin moves stage 1 into the cgroup directory Dir by writing "0"
+// (itself) to File, "tasks" of a v1 hierarchy, before stage 1 enters
+// any namespace. Moving one's own single thread takes no global lock in
+// the kernel; the parent writing stage 1's pid to cgroup.procs takes
 // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
-// period (1-25 ms measured here) on every create.
-type CgroupJoin struct{ Dir string }
+// period (1-25 ms measured here) on every create. With Later, stage 1
+// only opens the file (while the host's paths and rights are still its
+// own) and the process it forks joins with CgroupJoinKept (exec).
+type CgroupJoin struct {
+	Dir   string
+	File  string
+	Later bool
+}
+
+// CgroupJoinKept writes "0" to every file CgroupJoin opened with Later.
+type CgroupJoinKept struct{}
 
 // NSUnshare creates namespaces. A user namespace in Flags is created
 // first, alone, and the parent writes its maps before the rest.
@@ -244,10 +253,13 @@ type Console struct {
 func (s NSJoin) encode(e *encoder) {
 	e.record(recNSJoin, func() { e.u32(s.Type); e.str(s.Path) })
 }
-func (s NSUnshare) encode(e *encoder)  { e.record(recNSUnshare, func() { e.u32(s.Flags) }) }
-func (s CgroupJoin) encode(e *encoder) { e.record(recCgroupJoin, func() { e.str(s.Dir) }) }
-func (ForkInit) encode(e *encoder)     { e.record(recForkInit, func() {}) }
-func (Setsid) encode(e *encoder)       { e.record(recSetsid, func() {}) }
+func (s NSUnshare) encode(e *encoder) { e.record(recNSUnshare, func() { e.u32(s.Flags) }) }
+func (s CgroupJoin) encode(e *encoder) {
+	e.record(recCgroupJoin, func() { e.str(s.Dir); e.str(s.File); e.u32(b2u(s.Later)) })
+}
+func (CgroupJoinKept) encode(e *encoder) { e.record(recCgroupJoinKept, func() {}) }
+func (ForkInit) encode(e *encoder)       { e.record(recForkInit, func() {}) }
+func (Setsid) encode(e *encoder)         { e.record(recSetsid, func() {}) }
 func (s Rootfs) encode(e *encoder) {
 	e.record(recRootfs, func() {
 		e.u32(uint32(len(s.Propagation)))
@@ -375,14 +387,20 @@ func b2u(b bool) uint32 {
 	return 0
 }
 
-func (s NSJoin) String() string     { return fmt.Sprintf("join namespace %s", s.Path) }
-func (s NSUnshare) String() string  { return fmt.Sprintf("create namespaces 0x%x", s.Flags) }
-func (s CgroupJoin) String() string { return "join cgroup " + s.Dir }
-func (ForkInit) String() string     { return "fork the init" }
-func (Setsid) String() string       { return "setsid" }
-func (s Rootfs) String() string     { return "prepare the root filesystem " + s.Path }
-func (s MountBind) String() string  { return fmt.Sprintf("bind-mount %s on %s", s.Source, s.Dest) }
-func (s MountFS) String() string    { return fmt.Sprintf("mount %s on %s", s.FSType, s.Dest) }
+func (s NSJoin) String() string    { return fmt.Sprintf("join namespace %s", s.Path) }
+func (s NSUnshare) String() string { return fmt.Sprintf("create namespaces 0x%x", s.Flags) }
+func (s CgroupJoin) String() string {
+	if s.Later {
+		return "open cgroup " + s.Dir
+	}
+	return "join cgroup " + s.Dir
+}
+func (CgroupJoinKept) String() string { return "join the cgroups opened" }
+func (ForkInit) String() string       { return "fork the init" }
+func (Setsid) String() string         { return "setsid" }
+func (s Rootfs) String() string       { return "prepare the root filesystem " + s.Path }
+func (s MountBind) String() string    { return fmt.Sprintf("bind-mount %s on %s", s.Source, s.Dest) }
+func (s MountFS) String() string      { return fmt.Sprintf("mount %s on %s", s.FSType, s.Dest) }
 func (s MountSetattr) String() string {
 	return fmt.Sprintf("change mount options of %s", s.Dest)
 }

@@ -14,6 +14,7 @@
 //	----  ---------        -----            ----------------------
 //	1     parent -> init   MSG_BOOTSTRAP    header {u32 magic; u32 version; u32 count} + count records
 //	2     stage 1          REC_CGROUP_JOIN  (cgroup v1) write "0" to each cgroup's tasks: stage 1 moves itself
+//	                                        (exec: only open them; REC_CGROUP_JOIN_KEPT after the fork writes)
 //	2     stage 1          REC_NS_JOIN      setns() into each namespace given by path, user ns first
 //	3     stage 1          REC_NS_UNSHARE   unshare(CLONE_NEWUSER) alone, then:
 //	3a    init -> parent   MSG_USERMAP_REQ  parent writes setgroups, uid_map, gid_map of the sender
@@ -114,6 +115,7 @@ const (
 	recExecLabel      = 45
 	recSessionKeyring = 46
 	recCgroupJoin     = 47
+	recCgroupJoinKept = 48
 	recProcHandle     = 39
 
 	fsParamFlag   = 0

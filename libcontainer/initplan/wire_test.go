@@ -54,7 +54,7 @@ func TestWireConstantsMatchHeader(t *testing.T) {
 		"REC_CLOSE_FDS": recCloseFds, "REC_EXEC_RESOLVE": recExecResolve,
 		"REC_WAIT_EXEC_FIFO": recWaitExecFifo, "REC_SECCOMP": recSeccomp, "REC_EXEC": recExec,
 		"REC_REPORT_PID": recReportPid, "REC_CONSOLE": recConsole, "REC_MOUNT_SETATTR": recMountSetattr, "REC_CHROOT": recChroot, "REC_IOPRIORITY": recIOPriority, "REC_SCHED_ATTR": recSchedAttr,
-		"REC_PERSONALITY": recPersonality, "REC_CPU_AFFINITY": recCPUAffinity, "REC_MEMORY_POLICY": recMemoryPolicy, "REC_EXEC_LABEL": recExecLabel, "REC_SESSION_KEYRING": recSessionKeyring, "REC_CGROUP_JOIN": recCgroupJoin,
+		"REC_PERSONALITY": recPersonality, "REC_CPU_AFFINITY": recCPUAffinity, "REC_MEMORY_POLICY": recMemoryPolicy, "REC_EXEC_LABEL": recExecLabel, "REC_SESSION_KEYRING": recSessionKeyring, "REC_CGROUP_JOIN": recCgroupJoin, "REC_CGROUP_JOIN_KEPT": recCgroupJoinKept,
 		"FSPARAM_FLAG": fsParamFlag, "FSPARAM_STRING": fsParamString, "BIND_RECURSIVE": bindRecursive,
 		"LOG_LEVEL_WARN": LogLevelWarn, "LOG_LEVEL_DEBUG": LogLevelDebug,
 	}

@@ -221,24 +221,52 @@ static void do_ns_join(struct cursor *c)
 	close(fd);
 }
 
-/* Stage 1 moves itself into a cgroup v1 directory: "0" in tasks is the
+/* Cgroup files opened by REC_CGROUP_JOIN with "later", written by
+ * REC_CGROUP_JOIN_KEPT. */
+static int kept_cgroup_fds[32];
+static unsigned n_kept_cgroup_fds;
+
+/* A process moves itself into a cgroup: "0" in a v1 tasks file is the
  * writing thread, which the kernel moves without its global threadgroup
- * lock (and the RCU grace period taking it costs). Stage 1 has one
- * thread, so that is the whole process. */
+ * lock (and the RCU grace period taking that lock costs). Stage 1 and
+ * what it forks have one thread each, so that is the whole process.
+ * The kernel checks the opener's rights, so a file opened before the
+ * namespaces are joined can be written from inside them (exec). */
 static void do_cgroup_join(struct cursor *c)
 {
 	const char *dir = cur_str(c);
+	const char *file = cur_str(c);
+	uint32_t later = cur_u32(c);
 	cur_end(c);
+	if (strchr(file, '/') || !strcmp(file, "..") || !strcmp(file, "."))
+		fail(EINVAL, "join cgroup", "bad file name %s", file);
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		fail(errno, "join cgroup", "open %s", dir);
-	int fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	close(dfd);
 	if (fd < 0)
-		fail(errno, "join cgroup", "open %s/tasks", dir);
+		fail(errno, "join cgroup", "open %s/%s", dir, file);
+	if (later) {
+		if (n_kept_cgroup_fds == sizeof(kept_cgroup_fds) / sizeof(kept_cgroup_fds[0]))
+			fail(E2BIG, "join cgroup", "more than %u cgroups", n_kept_cgroup_fds);
+		kept_cgroup_fds[n_kept_cgroup_fds++] = fd;
+		return;
+	}
 	if (write(fd, "0", 1) != 1)
-		fail(errno, "join cgroup", "write 0 to %s/tasks", dir);
+		fail(errno, "join cgroup", "write 0 to %s/%s", dir, file);
 	close(fd);
+}
+
+static void do_cgroup_join_kept(struct cursor *c)
+{
+	cur_end(c);
+	for (unsigned i = 0; i < n_kept_cgroup_fds; i++) {
+		if (write(kept_cgroup_fds[i], "0", 1) != 1)
+			fail(errno, "join cgroup", "write 0 to cgroup file %u", i);
+		close(kept_cgroup_fds[i]);
+	}
+	n_kept_cgroup_fds = 0;
 }
 
 static void do_ns_unshare(struct cursor *c)
@@ -292,6 +320,7 @@ static void run_record(uint32_t kind, struct cursor *c)
 {
 	switch (kind) {
 	case REC_CGROUP_JOIN: do_cgroup_join(c); break;
+	case REC_CGROUP_JOIN_KEPT: do_cgroup_join_kept(c); break;
 	case REC_NS_JOIN: do_ns_join(c); break;
 	case REC_NS_UNSHARE: do_ns_unshare(c); break;
 	case REC_FORK_INIT: do_fork_init(c); break;

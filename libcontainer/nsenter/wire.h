@@ -71,6 +71,7 @@
 #define REC_EXEC_LABEL 45
 #define REC_SESSION_KEYRING 46
 #define REC_CGROUP_JOIN 47
+#define REC_CGROUP_JOIN_KEPT 48
 
 /* fsconfig parameter kinds in REC_MOUNT_FS. */
 #define FSPARAM_FLAG 0
