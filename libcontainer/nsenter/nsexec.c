@@ -208,14 +208,44 @@ void cur_end(struct cursor *c)
 		malformed("trailing bytes");
 }
 
+/* The namespaces to join, opened by open_ns_joins before any is joined:
+ * once stage 1 is in a container's user namespace it can no longer open
+ * the namespace files of that container's init, which is not dumpable
+ * until it execs (exec into a created container). */
+static int ns_join_fds[16];
+static unsigned n_ns_join_fds, next_ns_join_fd;
+
+static void open_ns_joins(struct cursor plan, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t kind = cur_u32(&plan), n = cur_u32(&plan);
+		if (n > plan.left)
+			malformed("record longer than the plan");
+		struct cursor rec = {plan.p, n};
+		plan.p += n;
+		plan.left -= n;
+		if (kind != REC_NS_JOIN)
+			continue;
+		st.step = i;
+		(void)cur_u32(&rec);
+		const char *path = cur_str(&rec);
+		if (n_ns_join_fds == sizeof(ns_join_fds) / sizeof(ns_join_fds[0]))
+			fail(E2BIG, "open namespace", "more than %u namespaces to join", n_ns_join_fds);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(errno, "open namespace", "%s", path);
+		ns_join_fds[n_ns_join_fds++] = fd;
+	}
+}
+
 static void do_ns_join(struct cursor *c)
 {
 	uint32_t type = cur_u32(c);
 	const char *path = cur_str(c);
 	cur_end(c);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(errno, "open namespace", "%s", path);
+	if (next_ns_join_fd >= n_ns_join_fds)
+		malformed("namespace join not opened");
+	int fd = ns_join_fds[next_ns_join_fd++];
 	if (setns(fd, (int)type) < 0)
 		fail(errno, "setns", "%s", path);
 	close(fd);
@@ -403,6 +433,7 @@ static void run_plan(uint8_t *buf, size_t len)
 
 	if (magic != SKIFF_PLAN_MAGIC || version != SKIFF_PLAN_VERSION)
 		fail(EPROTO, "decode init plan", "bad magic or version %u", version);
+	open_ns_joins(c, count);
 	for (st.step = 0; st.step < count; st.step++) {
 		uint32_t kind = cur_u32(&c), n = cur_u32(&c);
 		if (n > c.left)
