@@ -11,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
+	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
 )
 
 // FieldError is a problem with one field of config.json.
@@ -60,7 +60,7 @@ func ValidateID(id string) error {
 // the contents; ToConfig does.
 func LoadSpec(bundle string) (*specs.Spec, error) {
 	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
+	data, err := sysfile.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("config.json: missing from bundle: %w", err)

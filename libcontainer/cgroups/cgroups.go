@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
+	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
 )
 
 // Manager is a container's cgroup, in every hierarchy it belongs to.
@@ -445,11 +446,11 @@ func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 // `skiff list` shows.
 func IsFrozen(paths map[string]string) bool {
 	if p := paths["freezer"]; p != "" {
-		data, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+		data, err := sysfile.ReadFile(filepath.Join(p, "freezer.state"))
 		return err == nil && strings.TrimSpace(string(data)) == string(cgroups.Frozen)
 	}
 	if p := paths[""]; p != "" {
-		data, err := os.ReadFile(filepath.Join(p, "cgroup.freeze"))
+		data, err := sysfile.ReadFile(filepath.Join(p, "cgroup.freeze"))
 		return err == nil && strings.TrimSpace(string(data)) == "1"
 	}
 	return false

@@ -50,7 +50,7 @@ func DecodeSpec(data []byte, s *specs.Spec) bool {
 
 // DecodeConfig decodes a saved config. false as for DecodeSpec.
 func DecodeConfig(data []byte, c *configs.Config) bool {
-	return Decode(data, (*config)(c))
+	return DecodeOwn(data, (*config)(c))
 }
 
 // EncodeConfig encodes c as encoding/json would (the same keys and
@@ -76,10 +76,14 @@ func Encode(v Marshaler) ([]byte, error) {
 	return w.BuildBytes()
 }
 
-// Decode decodes data into v with its generated decoder (strict, as
-// DecodeSpec). false as for DecodeSpec.
-func Decode(data []byte, v Unmarshaler) bool {
-	return decode(data, v.UnmarshalEasyJSON)
+// DecodeOwn decodes data into v with its generated decoder (strict, as
+// DecodeSpec; false as for DecodeSpec). It is for files skiff wrote
+// itself (state.json, the saved config), so there is no validation
+// pass: a file cut short or damaged does not need one (the lexer refuses
+// it, and encoding/json then says what is wrong), and `list` would pay
+// it for every container.
+func DecodeOwn(data []byte, v Unmarshaler) bool {
+	return lex(data, v.UnmarshalEasyJSON)
 }
 
 func decode(data []byte, unmarshal func(*jlexer.Lexer)) bool {
@@ -89,6 +93,10 @@ func decode(data []byte, unmarshal func(*jlexer.Lexer)) bool {
 	if !json.Valid(data) {
 		return false
 	}
+	return lex(data, unmarshal)
+}
+
+func lex(data []byte, unmarshal func(*jlexer.Lexer)) bool {
 	l := jlexer.Lexer{Data: data}
 	unmarshal(&l)
 	l.Consumed()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
+	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
 )
 
 // Status works out the container's status from the system, not from
@@ -60,7 +61,7 @@ type procStat struct {
 }
 
 func readStat(pid int) (procStat, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	data, err := sysfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return procStat{}, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/jsoncodec"
+	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
 	"github.com/skiff-runtime/skiff/specconv"
 )
 
@@ -176,7 +177,7 @@ func Load(root, id string) (*State, error) {
 	}
 	cpath := filepath.Join(Dir(root, id), ConfigFile)
 	st.Config = new(configs.Config)
-	data, err := os.ReadFile(cpath)
+	data, err := sysfile.ReadFile(cpath)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A half-made container: what state.json says is enough to
 		// signal and delete it.
@@ -203,7 +204,7 @@ func loadSummary(root, id string) (*State, error) {
 		return nil, err
 	}
 	path := filepath.Join(Dir(root, id), StateFile)
-	data, err := os.ReadFile(path)
+	data, err := sysfile.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNotExist
@@ -211,7 +212,7 @@ func loadSummary(root, id string) (*State, error) {
 		return nil, err
 	}
 	st := new(State)
-	if !jsoncodec.Decode(data, st) {
+	if !jsoncodec.DecodeOwn(data, st) {
 		*st = State{}
 		if err := json.Unmarshal(data, st); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", path, err)
