@@ -153,6 +153,43 @@ func (c *creation) run() (*state.State, error) {
 	}
 	c.trace.mark("cgroup manager")
 
+	cgroupDir, err := c.cg.CloneTarget()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	// On cgroup v1 and hybrid hosts stage 1 joins the cgroup itself
+	// (cgroups.SelfJoin) when it runs its plan: the cgroup is made and
+	// its limits set meanwhile, while the init starts.
+	var selfJoin *cgroups.SelfJoin
+	if cgroupDir == nil {
+		if selfJoin, err = c.cg.SelfJoin(); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if selfJoin != nil {
+			cgroupDir = selfJoin.Unified
+		}
+	}
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir)
+	if cgroupDir != nil {
+		cgroupDir.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.trace.mark("init started")
+	if selfJoin != nil {
+		if err := c.cg.Apply(-1); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if err := c.setCgroupLimits(); err != nil {
+			return nil, err
+		}
+		c.trace.mark("cgroup made, limits set")
+		if selfJoin.Unified == nil || c.init.bornInCgroup {
+			c.selfJoined = true
+		}
+	}
+
 	// fds in the init: 0-2 stdio, 3.. --preserve-fds, the fifo, the
 	// socket.
 	fifoFd := 3 + c.opts.PreserveFDs
@@ -176,41 +213,10 @@ func (c *creation) run() (*state.State, error) {
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
-	c.trace.mark("caps, selinux, seccomp")
-	cgroupDir, err := c.cg.CloneTarget()
-	if err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	// On cgroup v1 and hybrid hosts stage 1 joins the cgroup itself
-	// (cgroups.SelfJoin): the limits go on the empty cgroup first.
-	var selfJoin *cgroups.SelfJoin
-	if cgroupDir == nil {
-		if selfJoin, err = c.cg.SelfJoin(); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-		if selfJoin != nil {
-			cgroupDir = selfJoin.Unified
-			if err := c.setCgroupLimits(); err != nil {
-				if cgroupDir != nil {
-					cgroupDir.Close()
-				}
-				return nil, err
-			}
-			c.trace.mark("cgroup made, limits set")
-		}
-	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir)
-	if cgroupDir != nil {
-		cgroupDir.Close()
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.trace.mark("init started")
-	if selfJoin != nil && (selfJoin.Unified == nil || c.init.bornInCgroup) {
+	if c.selfJoined {
 		po.CgroupSelfJoin = selfJoin.V1Dirs
-		c.selfJoined = true
 	}
+	c.trace.mark("caps, selinux, seccomp")
 	// Where stage 1 is in neither way in its cgroup yet and the
 	// cgroup's paths are known before it is made (all but systemd's v1
 	// driver), the parent joins stage 1 to it while stage 1 creates the

@@ -140,9 +140,8 @@ type manager struct {
 	rootless bool
 }
 
-// SelfJoin is a cgroup made ready for a process to join by itself: the
-// directories exist, and the process writes "0" to the tasks file of
-// each of V1Dirs. Moving the writing thread itself is the one move the
+// SelfJoin is how a process joins a cgroup by itself: it writes "0" to
+// the tasks file of each of V1Dirs. Moving the writing thread itself is the one move the
 // kernel makes without taking cgroup_threadgroup_rwsem for writing; a
 // pid written to cgroup.procs takes it, and that waits for an RCU grace
 // period (1-25 ms on this machine, on every create). Unified, when not
@@ -181,20 +180,18 @@ func ExecSelfJoin(paths map[string]string) (v1Dirs []string, unified string, ok 
 	return v1Dirs, unified, true
 }
 
-// SelfJoin makes the cgroup (without limits: the caller sets them with
-// Set before any process is in it) and returns how to join it; nil
-// where it does not apply: pure cgroup v2 (CloneTarget), the systemd
-// driver (it needs the pid for its scope), rootless (a cgroup that
-// cannot be made is tolerated there), a manager not made by New.
+// SelfJoin returns how to join the cgroup by itself; nil where that
+// does not apply: pure cgroup v2 (CloneTarget), the systemd driver (it
+// needs the pid for its scope), rootless (a cgroup that cannot be made
+// is tolerated there), a manager not made by New. It makes only the
+// unified directory, to be born in; the caller makes the rest with
+// Apply(-1) and sets the limits before the process joins.
 func (m *manager) SelfJoin() (*SelfJoin, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
 	if m.systemd || m.rootless || !m.fresh || cgroups.IsCgroup2UnifiedMode() {
 		return nil, nil
-	}
-	if err := m.lib.Apply(-1); err != nil {
-		return nil, err
 	}
 	sj := &SelfJoin{}
 	for ctrl, dir := range m.lib.GetPaths() {
@@ -204,6 +201,9 @@ func (m *manager) SelfJoin() (*SelfJoin, error) {
 	}
 	slices.Sort(sj.V1Dirs)
 	if dir := m.lib.GetPaths()[""]; dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
 		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
