@@ -56,23 +56,35 @@ func loadContainerLite(ctx *cli.Context) (*state.State, error) {
 	return state.LoadLite(stateRoot(ctx), ctx.Args().First())
 }
 
-// rootlessCgroups is --rootless, resolved by parseRootless.
-var rootlessCgroups bool
+// rootlessFlag is --rootless as parseRootless checked it: "true",
+// "false" or "auto".
+var rootlessFlag = "auto"
 
-// parseRootless reads --rootless: "true" or "false", or "auto" (or
+// parseRootless checks --rootless: "true" or "false", or "auto" (or
 // empty), which means rootless when skiff is not root on the host:
 // euid != 0, or root in a user namespace.
 func parseRootless(v string) error {
 	if v == "" || v == "auto" {
-		rootlessCgroups = os.Geteuid() != 0 || userns.RunningInUserNS()
+		rootlessFlag = "auto"
 		return nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return fmt.Errorf("invalid value for --rootless: %q (want true, false or auto)", v)
 	}
-	rootlessCgroups = b
+	rootlessFlag = strconv.FormatBool(b)
 	return nil
+}
+
+// rootlessCgroups resolves --rootless. "auto" is worked out only by the
+// commands that need it: the user-namespace check opens
+// /proc/self/uid_map through os, whose first file brings up the Go
+// runtime's poller (an epoll instance and a thread waiting in it).
+func rootlessCgroups() bool {
+	if rootlessFlag == "auto" {
+		return os.Geteuid() != 0 || userns.RunningInUserNS()
+	}
+	return rootlessFlag == "true"
 }
 
 // Flags shared by create and run.
@@ -125,7 +137,7 @@ func createOptionsFromContext(ctx *cli.Context, id string) *libcontainer.CreateO
 		NoPivot:       ctx.Bool("no-pivot"),
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),
 		SystemdCgroup: ctx.Bool("systemd-cgroup"),
-		Rootless:      rootlessCgroups,
+		Rootless:      rootlessCgroups(),
 		ConsoleSocket: absPath(ctx.String("console-socket")),
 		PidFile:       absPath(ctx.String("pid-file")),
 		PreserveFDs:   listen + int(ctx.Uint("preserve-fds")),

@@ -41,8 +41,8 @@ func TestCreateOptionsFromContext(t *testing.T) {
 			},
 		}},
 	}
-	rootlessCgroups = true
-	defer func() { rootlessCgroups = false }()
+	rootlessFlag = "true"
+	defer func() { rootlessFlag = "auto" }()
 	err := app.Run([]string{"skiff", "--root", "/r", "--systemd-cgroup", "create",
 		"-b", link, "--pid-file", "pid", "--console-socket", "/s", "--no-pivot", "--no-new-keyring",
 		"--preserve-fds", "2", "c1"})
@@ -62,17 +62,17 @@ func TestCreateOptionsFromContext(t *testing.T) {
 
 func TestParseRootless(t *testing.T) {
 	for in, want := range map[string]bool{"true": true, "false": false, "1": true} {
-		if err := parseRootless(in); err != nil || rootlessCgroups != want {
-			t.Errorf("parseRootless(%q): %v, %v", in, rootlessCgroups, err)
+		if err := parseRootless(in); err != nil || rootlessCgroups() != want {
+			t.Errorf("parseRootless(%q): %v, %v", in, rootlessCgroups(), err)
 		}
 	}
-	if err := parseRootless("auto"); err != nil || rootlessCgroups != (os.Geteuid() != 0) {
-		t.Errorf("auto as euid %d: %v, %v", os.Geteuid(), rootlessCgroups, err)
+	if err := parseRootless("auto"); err != nil || rootlessCgroups() != (os.Geteuid() != 0) {
+		t.Errorf("auto as euid %d: %v, %v", os.Geteuid(), rootlessCgroups(), err)
 	}
 	if err := parseRootless("maybe"); err == nil {
 		t.Error("bad --rootless accepted")
 	}
-	rootlessCgroups = false
+	rootlessFlag = "auto"
 }
 
 // The state JSON has runc's keys, in runc's order.
