@@ -29,26 +29,16 @@ func TestCgroupV1SelfJoin(t *testing.T) {
 	}
 	for _, userns := range []bool{false, true} {
 		t.Run("userns="+strconv.FormatBool(userns), func(t *testing.T) {
-			const hostID, size = 100000, 65536
 			c := cgCtr(t, []string{"sleep", "600"}, func(s *specs.Spec) {
 				withCgroupNS(s)
 				s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptrTo(int64(33))}
 				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptrTo(int64(40 << 20))}
 				if userns {
-					s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-					s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
-					s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+					withUserNS(s)
 				}
 			})
 			if userns {
-				if err := chownTree(c.Rootfs, hostID, hostID); err != nil {
-					t.Fatal(err)
-				}
-				for dir := c.Bundle; dir != "/" && dir != os.TempDir(); dir = filepath.Dir(dir) {
-					if err := os.Chmod(dir, 0o755); err != nil {
-						t.Fatal(err)
-					}
-				}
+				prepareUserNSBundle(t, c)
 			}
 			logFile := filepath.Join(t.TempDir(), "debug.log")
 			c.mustRun("--debug", "--log", logFile, "create", "--bundle", c.Bundle, c.ID)

@@ -512,20 +512,9 @@ func TestProcessEnvLikeRunc(t *testing.T) {
 // it joins the user namespace, after which the init (not dumpable until
 // it execs) no longer lets it (as runc does).
 func TestExecCreatedUserNamespace(t *testing.T) {
-	const hostID, size = 100000, 65536
-	c := newCtr(t, func(s *specs.Spec) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
-	})
-	if err := chownTree(c.Rootfs, hostID, hostID); err != nil {
-		t.Fatal(err)
-	}
-	for dir := c.Bundle; dir != "/" && dir != os.TempDir(); dir = filepath.Dir(dir) {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const hostID, size = userNSHostID, userNSSize
+	c := newCtr(t, withUserNS)
+	prepareUserNSBundle(t, c)
 	c.create()
 	r := c.mustRun("exec", c.ID, "cat", "/proc/self/uid_map")
 	if got := strings.Join(strings.Fields(r.Stdout), " "); got != fmt.Sprintf("0 %d %d", hostID, size) {

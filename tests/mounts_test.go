@@ -148,18 +148,22 @@ func TestTmpfsOptions(t *testing.T) {
 	}
 }
 
-// A user namespace mapping container root to host 100000: the maps as
-// the host sees them, and root inside.
-func TestUserNamespace(t *testing.T) {
-	const hostID, size = 100000, 65536
-	c := newCtr(t, func(s *specs.Spec) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
-	})
-	// Container root is host uid 100000: it must own the rootfs and be
-	// able to reach the bundle through t.TempDir's 0700 directories.
-	if err := chownTree(c.Rootfs, hostID, hostID); err != nil {
+// The user namespace of the tests that have one: container root is host
+// uid and gid userNSHostID, userNSSize ids mapped.
+const userNSHostID, userNSSize = 100000, 65536
+
+// withUserNS gives the spec a new user namespace with that mapping.
+func withUserNS(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: userNSHostID, Size: userNSSize}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: userNSHostID, Size: userNSSize}}
+}
+
+// prepareUserNSBundle lets container root (host uid userNSHostID) own
+// c's rootfs and reach its bundle through t.TempDir's 0700 directories.
+func prepareUserNSBundle(t *testing.T, c *ctr) {
+	t.Helper()
+	if err := chownTree(c.Rootfs, userNSHostID, userNSHostID); err != nil {
 		t.Fatal(err)
 	}
 	for dir := c.Bundle; dir != "/" && dir != os.TempDir(); dir = filepath.Dir(dir) {
@@ -167,6 +171,14 @@ func TestUserNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A user namespace mapping container root to host 100000: the maps as
+// the host sees them, and root inside.
+func TestUserNamespace(t *testing.T) {
+	const hostID, size = userNSHostID, userNSSize
+	c := newCtr(t, withUserNS)
+	prepareUserNSBundle(t, c)
 	r := c.create()
 	pid := c.mustState().Pid
 	for _, file := range []string{"uid_map", "gid_map"} {

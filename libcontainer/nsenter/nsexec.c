@@ -215,15 +215,25 @@ void cur_end(struct cursor *c)
 static int ns_join_fds[16];
 static unsigned n_ns_join_fds, next_ns_join_fd;
 
+/* next_record takes the next record off the plan: its kind, and a cursor
+ * over its fields. */
+static struct cursor next_record(struct cursor *plan, uint32_t *kind)
+{
+	*kind = cur_u32(plan);
+	uint32_t n = cur_u32(plan);
+	if (n > plan->left)
+		malformed("record longer than the plan");
+	struct cursor rec = {plan->p, n};
+	plan->p += n;
+	plan->left -= n;
+	return rec;
+}
+
 static void open_ns_joins(struct cursor plan, uint32_t count)
 {
 	for (uint32_t i = 0; i < count; i++) {
-		uint32_t kind = cur_u32(&plan), n = cur_u32(&plan);
-		if (n > plan.left)
-			malformed("record longer than the plan");
-		struct cursor rec = {plan.p, n};
-		plan.p += n;
-		plan.left -= n;
+		uint32_t kind;
+		struct cursor rec = next_record(&plan, &kind);
 		if (kind != REC_NS_JOIN)
 			continue;
 		st.step = i;
@@ -435,12 +445,8 @@ static void run_plan(uint8_t *buf, size_t len)
 		fail(EPROTO, "decode init plan", "bad magic or version %u", version);
 	open_ns_joins(c, count);
 	for (st.step = 0; st.step < count; st.step++) {
-		uint32_t kind = cur_u32(&c), n = cur_u32(&c);
-		if (n > c.left)
-			malformed("record longer than the plan");
-		struct cursor rec = {c.p, n};
-		c.p += n;
-		c.left -= n;
+		uint32_t kind;
+		struct cursor rec = next_record(&c, &kind);
 		time_step(st.step);
 		run_record(kind, &rec);
 	}
