@@ -303,8 +303,9 @@ func (c *creation) run() (*state.State, error) {
 }
 
 // joinCgroup puts stage 1 in the container's cgroup (unless it was
-// born there), writes the limits and stage 1's oom_score_adj, all of
-// which the init inherits when stage 1 forks it.
+// born there or joins by itself), writes the limits (unless written
+// already) and stage 1's oom_score_adj, all of which the init inherits
+// when stage 1 forks it.
 func (c *creation) joinCgroup() error {
 	if !c.init.bornInCgroup && !c.selfJoined {
 		if err := c.cg.Apply(c.init.stage1Pid()); err != nil {
@@ -316,13 +317,13 @@ func (c *creation) joinCgroup() error {
 		if err := c.setCgroupLimits(); err != nil {
 			return err
 		}
+		c.trace.mark("cgroup limits")
 	}
 	if c.cfg.Process.OOMScoreAdj != nil {
 		if err := writeProcFile(c.init.stage1Pid(), "oom_score_adj", strconv.Itoa(*c.cfg.Process.OOMScoreAdj)); err != nil {
 			return err
 		}
 	}
-	c.trace.mark("cgroup limits")
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/opencontainers/selinux/go-selinux"
-	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/cgroups"
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
@@ -66,13 +65,13 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	// (cgroups.ExecSelfJoin); elsewhere the parent moves it
 	// (SyncJoinCgroup).
 	rootless := st.Config != nil && st.Config.Rootless
-	v1Dirs, unifiedDir, selfJoin := cgroups.ExecSelfJoin(paths)
-	selfJoin = selfJoin && !rootless
+	selfJoin, err := cgroups.ExecSelfJoin(paths, rootless)
+	if err != nil {
+		return 0, fmt.Errorf("join the container's cgroup: %w", err)
+	}
 	var cgroupDir *os.File
-	if selfJoin && unifiedDir != "" {
-		if cgroupDir, err = os.OpenFile(unifiedDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-			return 0, fmt.Errorf("join the container's cgroup: %w", err)
-		}
+	if selfJoin != nil {
+		cgroupDir = selfJoin.Unified
 	}
 	cg := cgroups.Load(paths)
 	p, err := startInit(o.PreserveFDs, nil, cgroupDir)
@@ -89,11 +88,10 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		}
 	}()
 	tr.mark("init started")
-	if selfJoin && unifiedDir != "" && !p.bornInCgroup {
-		selfJoin = false // no CLONE_INTO_CGROUP: the parent moves it
-	}
-	if !selfJoin {
-		v1Dirs = nil
+	var v1Dirs []string
+	// Without CLONE_INTO_CGROUP (old kernels) the parent moves it.
+	if selfJoin != nil && (selfJoin.Unified == nil || p.bornInCgroup) {
+		v1Dirs = selfJoin.V1Dirs
 	}
 	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
 		Options: initplan.Options{

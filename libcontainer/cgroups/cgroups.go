@@ -141,43 +141,58 @@ type manager struct {
 }
 
 // SelfJoin is how a process joins a cgroup by itself: it writes "0" to
-// the tasks file of each of V1Dirs. Moving the writing thread itself is the one move the
-// kernel makes without taking cgroup_threadgroup_rwsem for writing; a
-// pid written to cgroup.procs takes it, and that waits for an RCU grace
-// period (1-25 ms on this machine, on every create). Unified, when not
-// nil, is the hybrid host's cgroup v2 directory, to be born into with
-// clone3's CLONE_INTO_CGROUP (no write lock either).
+// the tasks file of each of V1Dirs. Moving the writing thread itself is
+// the one move the kernel makes without taking cgroup_threadgroup_rwsem
+// for writing; a pid written to cgroup.procs takes it, and that waits
+// for an RCU grace period (1-25 ms on this machine, on every create).
+// Unified, when not nil, is the hybrid host's cgroup v2 directory, to be
+// born into with clone3's CLONE_INTO_CGROUP (no write lock either).
 type SelfJoin struct {
 	V1Dirs  []string
 	Unified *os.File
 }
 
-// ExecSelfJoin says how a process exec'd into a running container joins
-// its cgroup, given the paths (the container's, or --cgroup's sub-cgroups)
-// by itself, as SelfJoin does for create: v1Dirs are the v1 directories
-// it writes "0" to the tasks file of, unified (hybrid hosts) the cgroup
-// v2 directory stage 1 is born in. ok is false on pure cgroup v2, and
-// where the unified hierarchy has the pids controller (stage 1 would
-// count against pids.max there).
-func ExecSelfJoin(paths map[string]string) (v1Dirs []string, unified string, ok bool) {
-	if len(paths) == 0 || cgroups.IsCgroup2UnifiedMode() {
-		return nil, "", false
-	}
+// newSelfJoin splits paths into the v1 directories and the unified one,
+// which it opens (making it first when mkdir is set).
+func newSelfJoin(paths map[string]string, mkdir bool) (*SelfJoin, error) {
+	sj := &SelfJoin{}
 	for ctrl, dir := range paths {
-		if ctrl == "" {
-			unified = dir
-		} else {
-			v1Dirs = append(v1Dirs, dir)
+		if ctrl != "" {
+			sj.V1Dirs = append(sj.V1Dirs, dir)
 		}
 	}
-	if unified != "" {
+	slices.Sort(sj.V1Dirs)
+	if dir := paths[""]; dir != "" {
+		if mkdir {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		sj.Unified = f
+	}
+	return sj, nil
+}
+
+// ExecSelfJoin is SelfJoin for a process exec'd into a running
+// container, whose cgroup (or --cgroup's sub-cgroup) paths are given.
+// nil where it does not apply: pure cgroup v2, rootless, and a unified
+// hierarchy with the pids controller (stage 1, born there, would count
+// against pids.max).
+func ExecSelfJoin(paths map[string]string, rootless bool) (*SelfJoin, error) {
+	if len(paths) == 0 || rootless || cgroups.IsCgroup2UnifiedMode() {
+		return nil, nil
+	}
+	if unified := paths[""]; unified != "" {
 		ctrls, err := cgroups.ReadFile(unified, "cgroup.controllers")
 		if err != nil || slices.Contains(strings.Fields(ctrls), "pids") {
-			return nil, "", false
+			return nil, nil
 		}
 	}
-	slices.Sort(v1Dirs)
-	return v1Dirs, unified, true
+	return newSelfJoin(paths, false)
 }
 
 // SelfJoin returns how to join the cgroup by itself; nil where that
@@ -193,24 +208,7 @@ func (m *manager) SelfJoin() (*SelfJoin, error) {
 	if m.systemd || m.rootless || !m.fresh || cgroups.IsCgroup2UnifiedMode() {
 		return nil, nil
 	}
-	sj := &SelfJoin{}
-	for ctrl, dir := range m.lib.GetPaths() {
-		if ctrl != "" {
-			sj.V1Dirs = append(sj.V1Dirs, dir)
-		}
-	}
-	slices.Sort(sj.V1Dirs)
-	if dir := m.lib.GetPaths()[""]; dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
-		}
-		sj.Unified = f
-	}
-	return sj, nil
+	return newSelfJoin(m.lib.GetPaths(), true)
 }
 
 // CloneTarget lets a process be born in the cgroup (clone3 with
