@@ -132,7 +132,7 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	// Before any namespace: joined or new, a user namespace would take
 	// away the right to write the host's cgroup files.
 	for _, dir := range o.CgroupSelfJoin {
-		add(CgroupJoin{Dir: dir, File: "tasks"})
+		add(CgroupJoin{Dir: dir})
 	}
 	planNamespaces(cfg, o.CgroupSync, add)
 	add(Setsid{})

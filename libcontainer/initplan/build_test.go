@@ -77,8 +77,8 @@ func TestCgroupSelfJoinFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Step{
-		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1", File: "tasks"},
-		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1", File: "tasks"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1"},
 		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/1/ns/user"},
 		NSUnshare{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP},
 		ForkInit{},
@@ -104,7 +104,7 @@ func TestExecCgroupSelfJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Step{
-		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1", File: "tasks", Later: true},
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1", Later: true},
 		NSJoin{Type: unix.CLONE_NEWUSER, Path: "/proc/9/ns/user"},
 		NSJoin{Type: unix.CLONE_NEWNS, Path: "/proc/9/ns/mnt"},
 		ForkInit{},

@@ -48,7 +48,7 @@ func BuildExec(p *configs.Process, o ExecOptions) (*Result, error) {
 		}
 	}
 	for _, dir := range o.CgroupSelfJoin {
-		add(CgroupJoin{Dir: dir, File: "tasks", Later: true})
+		add(CgroupJoin{Dir: dir, Later: true})
 	}
 	var nss []configs.Namespace
 	for t, path := range o.NamespacePaths {

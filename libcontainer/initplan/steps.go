@@ -21,9 +21,8 @@ type NSJoin struct {
 	Path string
 }
 
-// CgroupJoin moves stage 1 into the cgroup directory Dir by writing "0"
-// (itself) to File, "tasks" of a v1 hierarchy, before stage 1 enters
-// any namespace. Moving one's own single thread takes no global lock in
+// CgroupJoin moves stage 1 into the cgroup v1 directory Dir by writing
+// "0" (itself) to its tasks file, before stage 1 enters any namespace. Moving one's own single thread takes no global lock in
 // the kernel; the parent writing stage 1's pid to cgroup.procs takes
 // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
 // period (1-25 ms measured here) on every create. With Later, stage 1
@@ -31,7 +30,6 @@ type NSJoin struct {
 // own) and the process it forks joins with CgroupJoinKept (exec).
 type CgroupJoin struct {
 	Dir   string
-	File  string
 	Later bool
 }
 
@@ -255,7 +253,7 @@ func (s NSJoin) encode(e *encoder) {
 }
 func (s NSUnshare) encode(e *encoder) { e.record(recNSUnshare, func() { e.u32(s.Flags) }) }
 func (s CgroupJoin) encode(e *encoder) {
-	e.record(recCgroupJoin, func() { e.str(s.Dir); e.str(s.File); e.u32(b2u(s.Later)) })
+	e.record(recCgroupJoin, func() { e.str(s.Dir); e.u32(b2u(s.Later)) })
 }
 func (CgroupJoinKept) encode(e *encoder) { e.record(recCgroupJoinKept, func() {}) }
 func (ForkInit) encode(e *encoder)       { e.record(recForkInit, func() {}) }

@@ -275,18 +275,15 @@ static unsigned n_kept_cgroup_fds;
 static void do_cgroup_join(struct cursor *c)
 {
 	const char *dir = cur_str(c);
-	const char *file = cur_str(c);
 	uint32_t later = cur_u32(c);
 	cur_end(c);
-	if (strchr(file, '/') || !strcmp(file, "..") || !strcmp(file, "."))
-		fail(EINVAL, "join cgroup", "bad file name %s", file);
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		fail(errno, "join cgroup", "open %s", dir);
-	int fd = openat(dfd, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	close(dfd);
 	if (fd < 0)
-		fail(errno, "join cgroup", "open %s/%s", dir, file);
+		fail(errno, "join cgroup", "open %s/tasks", dir);
 	if (later) {
 		if (n_kept_cgroup_fds == sizeof(kept_cgroup_fds) / sizeof(kept_cgroup_fds[0]))
 			fail(E2BIG, "join cgroup", "more than %u cgroups", n_kept_cgroup_fds);
@@ -294,7 +291,7 @@ static void do_cgroup_join(struct cursor *c)
 		return;
 	}
 	if (write(fd, "0", 1) != 1)
-		fail(errno, "join cgroup", "write 0 to %s/%s", dir, file);
+		fail(errno, "join cgroup", "write 0 to %s/tasks", dir);
 	close(fd);
 }
 
