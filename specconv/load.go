@@ -79,7 +79,6 @@ func DecodeSpec(data []byte) (*specs.Spec, error) {
 	}
 	// encoding/json is the reference: what the fast decoder refuses is
 	// decoded (or refused, with a position) here.
-	spec = specs.Spec{}
 	err := json.Unmarshal(data, &spec)
 	if err == nil {
 		return &spec, nil

@@ -25,8 +25,8 @@ import (
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
-// DecodeSpec decodes config.json into s. false means it did not, and s
-// may hold part of the document: decode it with encoding/json instead.
+// DecodeSpec decodes config.json into s. false means it did not and s
+// is unchanged: decode it with encoding/json instead.
 func DecodeSpec(data []byte, s *specs.Spec) bool {
 	var ls linuxSpec
 	// A method value, not the Unmarshaler interface: the linker can then
@@ -48,7 +48,8 @@ func DecodeSpec(data []byte, s *specs.Spec) bool {
 	return true
 }
 
-// DecodeConfig decodes a saved config. false as for DecodeSpec.
+// DecodeConfig decodes a saved config. false means it did not, and c
+// may hold part of the document.
 func DecodeConfig(data []byte, c *configs.Config) bool {
 	return DecodeOwn(data, (*config)(c))
 }
@@ -77,7 +78,7 @@ func Encode(v Marshaler) ([]byte, error) {
 }
 
 // DecodeOwn decodes data into v with its generated decoder (strict, as
-// DecodeSpec; false as for DecodeSpec). It is for files skiff wrote
+// DecodeSpec; false as for DecodeConfig). It is for files skiff wrote
 // itself (state.json, the saved config), so there is no validation
 // pass: a file cut short or damaged does not need one (the lexer refuses
 // it, and encoding/json then says what is wrong), and `list` would pay

@@ -212,15 +212,24 @@ func Load(root, id string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !jsoncodec.DecodeConfig(data, st.Config) {
-		// Written by another version of skiff, or damaged: encoding/json
-		// reads what it can and says what is wrong.
-		*st.Config = configs.Config{}
-		if err := json.Unmarshal(data, st.Config); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", cpath, err)
-		}
+	if err := decodeFile(cpath, data, st.Config, jsoncodec.DecodeConfig); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// decodeFile decodes a file skiff wrote with its generated decoder,
+// fast; one written by another version of skiff, or damaged, is decoded
+// by encoding/json, which reads what it can and says what is wrong.
+func decodeFile[T any](path string, data []byte, v *T, fast func([]byte, *T) bool) error {
+	if fast(data, v) {
+		return nil
+	}
+	*v = *new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
 }
 
 // loadSummary reads state.json only: what `list` shows, without the
@@ -238,11 +247,9 @@ func loadSummary(root, id string) (*State, error) {
 		return nil, err
 	}
 	st := new(State)
-	if !jsoncodec.DecodeOwn(data, st) {
-		*st = State{}
-		if err := json.Unmarshal(data, st); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", path, err)
-		}
+	decodeState := func(data []byte, st *State) bool { return jsoncodec.DecodeOwn(data, st) }
+	if err := decodeFile(path, data, st, decodeState); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
