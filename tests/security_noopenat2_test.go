@@ -263,12 +263,8 @@ func TestResolveEscapes(t *testing.T) {
 func TestRaceRelativeEscape(t *testing.T) {
 	src := t.TempDir()
 	runRace(t, raceCase{
-		mutate: func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts,
-				specs.Mount{Destination: "/vol/p/q/r", Type: "tmpfs", Source: "tmpfs"},
-				specs.Mount{Destination: "/vol/p/b", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
-		},
-		dir: "vol", entry: "p", target: func(g *hostGuard) string { return relEscape(g.Canary) }, prepare: mkdirIn("vol/p"),
+		mutate: mountsBelowVolP(src),
+		dir:    "vol", entry: "p", target: func(g *hostGuard) string { return relEscape(g.Canary) }, prepare: mkdirIn("vol/p"),
 		check: func(t *testing.T, c *ctr, pid int) {
 			for _, m := range containerMounts(t, pid) {
 				if m.FSType != "tmpfs" && strings.HasSuffix(m.MountPoint, "/b") && m.Root != src {

@@ -109,17 +109,23 @@ func containerMounts(t *testing.T, pid int) []facts.Mount {
 	return m
 }
 
+// mountsBelowVolP adds a tmpfs and a bind of src below /vol/p, the
+// directory the race tests flip.
+func mountsBelowVolP(src string) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/vol/p/q/r", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/vol/p/b", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+	}
+}
+
 // CVE-2021-30465 / CVE-2024-45310 / crun CVE-2019-18837: the parent of
 // a tmpfs and a bind mount destination flips to a host directory.
 func TestRaceMountDestination(t *testing.T) {
 	src := t.TempDir()
 	runRace(t, raceCase{
-		mutate: func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts,
-				specs.Mount{Destination: "/vol/p/q/r", Type: "tmpfs", Source: "tmpfs"},
-				specs.Mount{Destination: "/vol/p/b", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
-		},
-		dir: "vol", entry: "p", target: canaryDir, prepare: mkdirIn("vol/p"),
+		mutate: mountsBelowVolP(src),
+		dir:    "vol", entry: "p", target: canaryDir, prepare: mkdirIn("vol/p"),
 		check: func(t *testing.T, c *ctr, pid int) {
 			for _, m := range containerMounts(t, pid) {
 				if m.FSType != "tmpfs" && strings.HasSuffix(m.MountPoint, "/b") && m.Root != src {
