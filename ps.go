@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 )
 
 var psCommand = &cli.Command{
@@ -61,11 +63,17 @@ func psArgs(args []string) []string {
 // printPs runs ps and prints its header and the lines whose PID column
 // names one of pids.
 func printPs(args []string, pids []int) error {
-	out, err := exec.Command("ps", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %s", err, out)
+	var out bytes.Buffer
+	cmd := exec.Command("ps", args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := nsenter.WithCallerTimerSlack(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
 	}
-	lines := strings.Split(string(out), "\n")
+	if err != nil {
+		return fmt.Errorf("%s: %s", err, out.Bytes())
+	}
+	lines := strings.Split(out.String(), "\n")
 	col := slices.Index(strings.Fields(lines[0]), "PID")
 	if col < 0 {
 		return errors.New("couldn't find PID field in ps output")

@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/initplan"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 )
 
 // initProcess is the parent's end of one `skiff init`: the first stage
@@ -118,22 +119,25 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	startedNs := monotonicNs()
 	born := false
 	var pid int
-	if cgroupDir != nil {
-		attr.Sys.UseCgroupFD = true
-		attr.Sys.CgroupFD = int(cgroupDir.Fd())
-		pid, err = syscall.ForkExec(exe, argv, attr)
-		if err == nil {
-			born = true
-			logs.Debugf("init born in its cgroup (clone3 CLONE_INTO_CGROUP)")
-		} else {
+	err = nsenter.WithCallerTimerSlack(func() (err error) {
+		if cgroupDir != nil {
+			attr.Sys.UseCgroupFD = true
+			attr.Sys.CgroupFD = int(cgroupDir.Fd())
+			pid, err = syscall.ForkExec(exe, argv, attr)
+			if err == nil {
+				born = true
+				return nil
+			}
 			// Kernels before 5.7 have no CLONE_INTO_CGROUP (and some
 			// seccomp profiles refuse clone3): start it the old way.
 			logs.Debugf("clone3 into cgroup: %v; moving the process instead", err)
 			attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = false, 0
 		}
-	}
-	if !born {
 		pid, err = syscall.ForkExec(exe, argv, attr)
+		return err
+	})
+	if born {
+		logs.Debugf("init born in its cgroup (clone3 CLONE_INTO_CGROUP)")
 	}
 	if err != nil {
 		unix.Close(fds[0])

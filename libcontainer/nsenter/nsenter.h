@@ -58,6 +58,12 @@ int mkdir_p_in_root(const char *path, int dir, uint64_t resolve);
 int proc_handle(void);
 int proc_open(const char *path, int flags);
 
+/* timerslack.c */
+extern unsigned long skiff_caller_timerslack;
+void skiff_raise_timerslack(void);
+void skiff_timerslack_caller(void);
+void skiff_timerslack_raised(void);
+
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
 

@@ -486,8 +486,10 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 	argc = initial_args(&argv);
 #endif
 	skiff_start_mask(argc, argv);
-	if (argc != 3 || strcmp(argv[1], "init") != 0)
+	if (argc != 3 || strcmp(argv[1], "init") != 0) {
+		skiff_raise_timerslack();
 		return;
+	}
 	time_start();
 
 	char *end = NULL;

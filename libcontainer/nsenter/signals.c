@@ -19,6 +19,8 @@
 #include <spawn.h>
 #include <string.h>
 
+#include "nsenter.h"
+
 /*
  * The relayed signals, as runc relays them: all but the synchronous
  * faults (SEGV, BUS, FPE, ILL, TRAP, SYS), KILL and STOP, the ones the
@@ -85,8 +87,8 @@ void skiff_start_mask(int argc, char **argv)
 
 /*
  * skiff_spawn starts path with argv and envp, fds 0-2 set to stdio[],
- * an empty signal mask and default dispositions for every signal, and
- * returns its pid, or -errno.
+ * an empty signal mask, default dispositions for every signal and the
+ * caller's timer slack, and returns its pid, or -errno.
  */
 int skiff_spawn(const char *path, char *const argv[], char *const envp[], const int stdio[3])
 {
@@ -112,8 +114,11 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[], const 
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (err == 0)
 		err = posix_spawnattr_setsigdefault(&attr, &all);
-	if (err == 0)
+	if (err == 0) {
+		skiff_timerslack_caller();
 		err = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+		skiff_timerslack_raised();
+	}
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return err != 0 ? -err : pid;

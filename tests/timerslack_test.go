@@ -1,0 +1,112 @@
+package tests
+
+import (
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// callerSlack is the timer slack the tests give skiff: not the kernel's
+// default (50 us), and below the 1 ms skiff raises its own to.
+const callerSlack = 70000
+
+// withCallerSlack runs start (which forks the runtime) on a thread whose
+// timer slack is callerSlack: the runtime inherits it.
+func withCallerSlack(t *testing.T, start func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, callerSlack, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	start()
+}
+
+// slackPrinter prints its timer slack, then waits for TERM.
+const slackPrinter = `trap "exit 0" TERM
+echo slack=$(cat /proc/self/timerslack_ns)
+echo ready
+while :; do sleep 0.05 & wait; done`
+
+func slackOf(t *testing.T, out string) int {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "slack="); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("bad slack line %q", line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no slack line in:\n%s", out)
+	return 0
+}
+
+// skiff runs with a 1 ms timer slack (fewer wake-ups of Go's sysmon
+// thread), but the container's process, an exec'd process and a hook
+// get the slack of skiff's caller, as they would from runc.
+func TestTimerSlackIsTheCallers(t *testing.T) {
+	dir := t.TempDir()
+	hookOut := filepath.Join(dir, "hook")
+	c := newCtr(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", slackPrinter}
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
+			Path: "/bin/sh",
+			Args: []string{"sh", "-c", "echo slack=$(cat /proc/self/timerslack_ns) > " + hookOut},
+		}}}
+	})
+	var runOut string
+	var stop func()
+	var runPid int
+	withCallerSlack(t, func() {
+		cmd, out, cancel := startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
+		runOut, runPid = out, cmd.Process.Pid
+		stop = func() {
+			defer cancel()
+			if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitTracked(cmd); err != nil {
+				t.Errorf("run: %v\n%s", err, readString(out))
+			}
+		}
+	})
+	out := waitOutput(t, runOut, "ready")
+	if got := slackOf(t, out); got != callerSlack {
+		t.Errorf("the container's process has timer slack %d, want the caller's %d", got, callerSlack)
+	}
+	if got := slackOf(t, readString(hookOut)); got != callerSlack {
+		t.Errorf("a createRuntime hook has timer slack %d, want the caller's %d", got, callerSlack)
+	}
+	if got := strings.TrimSpace(readString("/proc/" + strconv.Itoa(runPid) + "/timerslack_ns")); got != "1000000" {
+		t.Errorf("skiff run's own timer slack is %s, want 1000000", got)
+	}
+
+	execDir := t.TempDir()
+	withCallerSlack(t, func() {
+		cmd, out, cancel := startForeground(t, c, execDir, "exec", c.ID, "sh", "-c", slackPrinter)
+		defer cancel()
+		if got := slackOf(t, waitOutput(t, out, "ready")); got != callerSlack {
+			t.Errorf("an exec'd process has timer slack %d, want the caller's %d", got, callerSlack)
+		}
+		if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitTracked(cmd); err != nil {
+			t.Errorf("exec: %v\n%s", err, readString(out))
+		}
+	})
+	stop()
+	c.checkGone("after run")
+}
