@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"context"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -66,22 +68,13 @@ func TestTimerSlackIsTheCallers(t *testing.T) {
 			Args: []string{"sh", "-c", "echo slack=$(cat /proc/self/timerslack_ns) > " + hookOut},
 		}}}
 	})
+	var run *exec.Cmd
 	var runOut string
-	var stop func()
-	var runPid int
+	var cancelRun context.CancelFunc
 	withCallerSlack(t, func() {
-		cmd, out, cancel := startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
-		runOut, runPid = out, cmd.Process.Pid
-		stop = func() {
-			defer cancel()
-			if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			if err := waitTracked(cmd); err != nil {
-				t.Errorf("run: %v\n%s", err, readString(out))
-			}
-		}
+		run, runOut, cancelRun = startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
 	})
+	defer cancelRun()
 	out := waitOutput(t, runOut, "ready")
 	if got := slackOf(t, out); got != callerSlack {
 		t.Errorf("the container's process has timer slack %d, want the caller's %d", got, callerSlack)
@@ -89,24 +82,33 @@ func TestTimerSlackIsTheCallers(t *testing.T) {
 	if got := slackOf(t, readString(hookOut)); got != callerSlack {
 		t.Errorf("a createRuntime hook has timer slack %d, want the caller's %d", got, callerSlack)
 	}
-	if got := strings.TrimSpace(readString("/proc/" + strconv.Itoa(runPid) + "/timerslack_ns")); got != "1000000" {
+	if got := strings.TrimSpace(readString("/proc/" + strconv.Itoa(run.Process.Pid) + "/timerslack_ns")); got != "1000000" {
 		t.Errorf("skiff run's own timer slack is %s, want 1000000", got)
 	}
 
-	execDir := t.TempDir()
+	var execCmd *exec.Cmd
+	var execOut string
+	var cancelExec context.CancelFunc
 	withCallerSlack(t, func() {
-		cmd, out, cancel := startForeground(t, c, execDir, "exec", c.ID, "sh", "-c", slackPrinter)
-		defer cancel()
-		if got := slackOf(t, waitOutput(t, out, "ready")); got != callerSlack {
-			t.Errorf("an exec'd process has timer slack %d, want the caller's %d", got, callerSlack)
-		}
-		if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		if err := waitTracked(cmd); err != nil {
-			t.Errorf("exec: %v\n%s", err, readString(out))
-		}
+		execCmd, execOut, cancelExec = startForeground(t, c, t.TempDir(), "exec", c.ID, "sh", "-c", slackPrinter)
 	})
-	stop()
+	defer cancelExec()
+	if got := slackOf(t, waitOutput(t, execOut, "ready")); got != callerSlack {
+		t.Errorf("an exec'd process has timer slack %d, want the caller's %d", got, callerSlack)
+	}
+	terminate(t, execCmd, execOut)
+	terminate(t, run, runOut)
 	c.checkGone("after run")
+}
+
+// terminate sends a foreground runtime SIGTERM, which it relays to a
+// slackPrinter, and waits for both to exit.
+func terminate(t *testing.T, cmd *exec.Cmd, out string) {
+	t.Helper()
+	if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTracked(cmd); err != nil {
+		t.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, readString(out))
+	}
 }
