@@ -108,7 +108,13 @@ func New(id string, cfg *configs.Config, useSystemd, rootless bool) (Manager, er
 	default:
 		cg.Path = cfg.CgroupsPath
 	}
-	lib, err := libmanager.New(cg)
+	var paths map[string]string
+	if !useSystemd && !cgroups.IsCgroup2UnifiedMode() {
+		if paths, err = v1Paths(cg); err != nil {
+			return nil, err
+		}
+	}
+	lib, err := libmanager.NewWithPaths(cg, paths)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager: %w", err)
 	}
