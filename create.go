@@ -40,7 +40,7 @@ func createContainer(ctx *cli.Context) error {
 	if pidfdSock != nil {
 		// The init waits on exec.fifo: its pid cannot have been reused.
 		if err := pidfdSock.Send(st.InitPID, libcontainer.PidfdInit); err != nil {
-			destroy(stateRoot(ctx), st)
+			destroy(stateRoot(ctx), st, true)
 			return err
 		}
 	}

@@ -93,19 +93,19 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 	// pidfd is the init's whatever happens next.
 	pidfd, err := unix.PidfdOpen(st.InitPID, 0)
 	if err != nil {
-		destroy(root, st)
+		destroy(root, st, true)
 		return -1, fmt.Errorf("pidfd_open %d: %w", st.InitPID, err)
 	}
 	defer unix.Close(pidfd)
 	if pidfdSock != nil {
 		if err := pidfdSock.Send(st.InitPID, libcontainer.PidfdInit); err != nil {
-			destroy(root, st)
+			destroy(root, st, true)
 			return -1, err
 		}
 		pidfdSock.Close()
 	}
 	if err := libcontainer.Start(root, st); err != nil {
-		destroy(root, st)
+		destroy(root, st, true)
 		return -1, err
 	}
 	if detach {
@@ -113,21 +113,26 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 	}
 	status, err := fwd.Forward(st.InitPID, pidfd)
 	if !ctx.Bool("keep") {
-		destroy(root, st)
+		// Once the init has exited, its pid namespace took every other
+		// process of the container with it: the cgroup needs no sweep
+		// unless the namespace was shared (Destroy checks that).
+		destroy(root, st, err != nil)
 	}
 	return status, err
 }
 
 // destroy removes the container after a failed start or once it has
 // exited; errors are only logged, as the run's outcome is already known.
-func destroy(root string, st *state.State) {
+// force: the container may still run (a failed start), and every process
+// of its cgroup is killed first.
+func destroy(root string, st *state.State, force bool) {
 	unlock, err := state.Lock(root, st.ID)
 	if err != nil {
 		logs.Errorf("delete container %s: %v", st.ID, err)
 		return
 	}
 	defer unlock()
-	if err := libcontainer.Destroy(root, st, true); err != nil {
+	if err := libcontainer.Destroy(root, st, force); err != nil {
 		logs.Errorf("%v", err)
 	}
 }
