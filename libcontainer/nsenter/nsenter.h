@@ -66,6 +66,8 @@ void skiff_timerslack_raised(void);
 
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
+int open_beneath_root(int rootfd, const char *path, int flags, uint64_t resolve);
+int mkdir_p_beneath_root(int rootfd, const char *path, int dir, uint64_t resolve);
 
 /* trace.c */
 void time_start(void);

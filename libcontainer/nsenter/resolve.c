@@ -359,3 +359,92 @@ int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve)
 			return (int)fd;
 	}
 }
+
+/* Strips the leading slashes: openat2 wants a path relative to the root fd. */
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path ? path : ".";
+}
+
+/* Opens path inside the root rootfd: symlinks and ".." stay in it. */
+int open_beneath_root(int rootfd, const char *path, int flags, uint64_t resolve)
+{
+	return openat2_or_walk(rootfd, rel(path), flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve);
+}
+
+/*
+ * Opens path inside the root, creating what is missing: directories on
+ * the way, and the last component as a directory or, when !dir, an empty
+ * file. Each component is created in a directory fd that was itself
+ * resolved inside the root, and reopened through the root afterwards.
+ */
+int mkdir_p_beneath_root(int rootfd, const char *path, int dir, uint64_t resolve)
+{
+	char buf[PATH_MAX];
+	int fd = open_beneath_root(rootfd, path, O_PATH, resolve);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	/* Usually only the last component is missing (a mount point in a
+	 * fresh tmpfs): start from the deepest ancestor that exists, found
+	 * walking back from the end, rather than from the root. */
+	char *p = buf + strlen(buf);
+	int parent = -1;
+	while (parent < 0) {
+		while (p > buf && p[-1] == '/')
+			p--;
+		while (p > buf && p[-1] != '/')
+			p--;
+		if (p == buf) {
+			parent = open_beneath_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+			if (parent < 0)
+				return -1;
+			break;
+		}
+		char saved = *p;
+		*p = '\0';
+		parent = open_beneath_root(rootfd, buf, O_PATH | O_DIRECTORY, resolve);
+		*p = saved;
+		if (parent < 0 && errno != ENOENT)
+			return -1;
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return parent;
+		char *end = strchrnul(p, '/');
+		int last = end[strspn(end, "/")] == '\0';
+		int want_dir = !last || dir;
+		char saved = *end;
+		*end = '\0';
+		if (strcmp(p, ".") != 0 && strcmp(p, "..") != 0) {
+			int r;
+			if (want_dir) {
+				r = mkdirat(parent, p, 0755);
+			} else {
+				r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (r >= 0)
+					close(r);
+			}
+			if (r < 0 && errno != EEXIST) {
+				int e = errno;
+				close(parent);
+				errno = e;
+				return -1;
+			}
+		}
+		close(parent);
+		parent = open_beneath_root(rootfd, buf, O_PATH | (want_dir ? O_DIRECTORY : 0), resolve);
+		*end = saved;
+		if (parent < 0 || last)
+			return parent;
+		p = end;
+	}
+}

@@ -139,3 +139,88 @@ func TestWalkMatchesOpenat2(t *testing.T) {
 	}
 	t.Logf("%d lookups, %d the same both ways (%d opened something)", len(cases), same, ok)
 }
+
+// TestMkdirBeneathRoot checks resolve.c's mkdir_p_beneath_root, which
+// makes mount points in the container's root: it makes what is missing
+// below the deepest directory that exists, never outside the root
+// (symlinks to "/" and "../.." resolve to the root), and fails where a
+// dangling symlink, a file or a forbidden symlink is in the way.
+func TestMkdirBeneathRoot(t *testing.T) {
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "mkdircheck")
+	if out, err := exec.Command(cc, "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-O2",
+		"-o", bin, "testdata/mkdircheck.c").CombinedOutput(); err != nil {
+		t.Fatalf("building mkdircheck: %v\n%s", err, out)
+	}
+	root := filepath.Join(tmp, "root")
+	if err := os.MkdirAll(filepath.Join(root, "a/b/c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for l, target := range map[string]string{"lroot": "/", "lup": "../../..", "labs": "/a/b", "ldangle": "nope"} {
+		if err := os.Symlink(target, filepath.Join(root, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A name that must not appear outside the root.
+	escape := fmt.Sprintf("skiff-mkdircheck-%d", os.Getpid())
+	noSymlinks := fmt.Sprint(unix.RESOLVE_NO_SYMLINKS)
+	cases := []struct {
+		path, dir, resolve, want, made string // made: a directory ("/" suffix) or file now in the root
+	}{
+		{"a/b/c", "1", "0", "ok dir", "a/b/c/"},
+		{"/new", "1", "0", "ok dir", "new/"},
+		{"a/b/c/d/e/f", "1", "0", "ok dir", "a/b/c/d/e/f/"},
+		{"a//b///g/", "1", "0", "ok dir", "a/b/g/"},
+		{"x/y/file", "0", "0", "ok file", "x/y/file"},
+		{"a/../../h", "1", "0", "ok dir", "h/"},
+		{"lroot/" + escape, "1", "0", "ok dir", escape + "/"},
+		{"lup/" + escape + "-up/i", "1", "0", "ok dir", escape + "-up/i/"},
+		{"labs/j", "1", "0", "ok dir", "a/b/j/"},
+		{"ldangle", "1", "0", "err " + fmt.Sprint(int(unix.ENOENT)), ""},
+		{"ldangle/k", "1", "0", "err " + fmt.Sprint(int(unix.ENOENT)), ""},
+		{"f/l", "1", "0", "err " + fmt.Sprint(int(unix.ENOTDIR)), ""},
+		{"labs/m", "1", noSymlinks, "err " + fmt.Sprint(int(unix.ELOOP)), ""},
+		{strings.Repeat("n/", 2100), "1", "0", "err " + fmt.Sprint(int(unix.ENAMETOOLONG)), ""},
+	}
+	var in strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&in, "%s\t%s\t%s\n", c.path, c.dir, c.resolve)
+	}
+	cmd := exec.Command(bin, root)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mkdircheck: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("mkdircheck answered %d of %d", len(lines), len(cases))
+	}
+	for i, c := range cases {
+		if lines[i] != c.want {
+			t.Errorf("%q (dir %s, resolve %s): got %q, want %q", c.path, c.dir, c.resolve, lines[i], c.want)
+		}
+		if c.made == "" {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(root, c.made))
+		if err != nil {
+			t.Errorf("%q: %v", c.path, err)
+		} else if isDir := strings.HasSuffix(c.made, "/"); fi.IsDir() != isDir {
+			t.Errorf("%q: %s is %v, want a directory: %v", c.path, c.made, fi.Mode(), isDir)
+		}
+	}
+	for _, p := range []string{"/" + escape, "/" + escape + "-up", filepath.Join(tmp, escape), filepath.Join(root, "nope")} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was made", p)
+		}
+	}
+}

@@ -51,79 +51,24 @@ static int sys_mount(const char *src, const char *dst, const char *type, unsigne
 	return (int)syscall(SYS_mount, src, dst, type, flags, data);
 }
 
-/* Strips the leading slashes: openat2 wants a path relative to the root fd. */
-static const char *rel(const char *path)
+/* exec: after joining the container's mount namespace, "/" is its root. */
+static int root_fd(void)
 {
-	while (*path == '/')
-		path++;
-	return *path ? path : ".";
+	if (st.rootfd < 0)
+		st.rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return st.rootfd;
 }
 
 int open_in_root(const char *path, int flags, uint64_t resolve)
 {
-	/* exec: after joining the container's mount namespace, "/" is its root. */
-	if (st.rootfd < 0) {
-		st.rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (st.rootfd < 0)
-			return -1;
-	}
-	return openat2_or_walk(st.rootfd, rel(path), flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve);
+	int root = root_fd();
+	return root < 0 ? -1 : open_beneath_root(root, path, flags, resolve);
 }
 
-/*
- * Opens path inside the root, creating what is missing: directories on
- * the way, and the last component as a directory or, when !dir, an empty
- * file. Each component is created in a directory fd that was itself
- * resolved inside the root, and reopened through the root afterwards.
- */
 int mkdir_p_in_root(const char *path, int dir, uint64_t resolve)
 {
-	char buf[PATH_MAX];
-	int fd = open_in_root(path, O_PATH, resolve);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	if (strlen(path) >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(buf, path);
-	int parent = open_in_root("/", O_PATH | O_DIRECTORY, 0);
-	if (parent < 0)
-		return -1;
-	char *p = buf;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			return parent;
-		char *end = strchrnul(p, '/');
-		int last = end[strspn(end, "/")] == '\0';
-		int want_dir = !last || dir;
-		char saved = *end;
-		*end = '\0';
-		if (strcmp(p, ".") != 0 && strcmp(p, "..") != 0) {
-			int r;
-			if (want_dir) {
-				r = mkdirat(parent, p, 0755);
-			} else {
-				r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-				if (r >= 0)
-					close(r);
-			}
-			if (r < 0 && errno != EEXIST) {
-				int e = errno;
-				close(parent);
-				errno = e;
-				return -1;
-			}
-		}
-		close(parent);
-		parent = open_in_root(buf, O_PATH | (want_dir ? O_DIRECTORY : 0), resolve);
-		*end = saved;
-		if (parent < 0 || last)
-			return parent;
-		p = end;
-	}
+	int root = root_fd();
+	return root < 0 ? -1 : mkdir_p_beneath_root(root, path, dir, resolve);
 }
 
 void do_rootfs(struct cursor *c)
