@@ -3,9 +3,12 @@ package signals
 import (
 	"encoding/binary"
 	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 )
 
 // relayed reports whether Forward passes s on: every signal but the
@@ -82,6 +85,40 @@ func (f *Forwarder) readSignalFD(mask unix.Sigset_t) error {
 			for off := 0; off+siginfoSize <= n; off += siginfoSize {
 				signo := binary.NativeEndian.Uint32(buf[off:])
 				f.ch <- unix.Signal(signo)
+			}
+		}
+	}()
+	return nil
+}
+
+// catchUnblocked delivers sigs, which the Go runtime keeps unblocked on
+// its threads, to f.ch through nsenter.CatchSignals and a pipe.
+func (f *Forwarder) catchUnblocked(sigs []os.Signal) error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return err
+	}
+	nums := make([]syscall.Signal, len(sigs))
+	for i, s := range sigs {
+		nums[i] = s.(syscall.Signal)
+	}
+	if err := nsenter.CatchSignals(p[1], nums); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return err
+	}
+	// The write end stays open for the handler as long as skiff runs.
+	r := os.NewFile(uintptr(p[0]), "caught signals")
+	go func() {
+		defer r.Close()
+		var buf [64]byte
+		for {
+			n, err := r.Read(buf[:])
+			if err != nil {
+				return
+			}
+			for _, b := range buf[:n] {
+				f.ch <- unix.Signal(b)
 			}
 		}
 	}()

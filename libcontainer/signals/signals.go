@@ -61,12 +61,11 @@ func Notify() *Forwarder {
 	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{})}
 	if blocked, unblocked, ok := startupBlocked(); ok {
 		if err := f.readSignalFD(blocked); err == nil {
-			// Seven hand-offs with the runtime's signal thread: in the
-			// background too, while the container is made.
-			go func() {
+			if err := f.catchUnblocked(unblocked); err != nil {
+				logs.Debugf("catch %v: %v; using os/signal", unblocked, err)
 				signal.Notify(f.ch, unblocked...)
-				close(f.ready)
-			}()
+			}
+			close(f.ready)
 			return f
 		}
 		// os/signal still works: it unblocks what it catches on a
