@@ -89,6 +89,9 @@ func main() {
 			}
 			return parseRootless(ctx.String("rootless"))
 		},
+		// runc's StringSlice flags (urfave/cli v1) take each value whole:
+		// `--env A=1,2` sets A to "1,2".
+		DisableSliceFlagSeparator: true,
 		// Errors are reported once, by fatal, the way runc reports them.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -160,8 +160,10 @@ func TestExecFlags(t *testing.T) {
 		}
 	})
 	t.Run("env", func(t *testing.T) {
-		f := parseFacts(t, mustExec(t, c, "exec", "--env", "FOO=bar", "--env", "SPACED=a b=c", "--env", "TERM=dumb", c.ID, "/probe", "json"))
-		checkEnv(t, f, []string{"FOO=bar", "SPACED=a b=c"})
+		// A comma is part of the value, as with runc (urfave/cli v1),
+		// not a separator between two variables.
+		f := parseFacts(t, mustExec(t, c, "exec", "--env", "FOO=bar", "--env", "SPACED=a b=c", "--env", "LIST=a,b,c", "--env", "TERM=dumb", c.ID, "/probe", "json"))
+		checkEnv(t, f, []string{"FOO=bar", "SPACED=a b=c", "LIST=a,b,c"})
 		// The flag replaces the spec's value: runc sets each variable in
 		// turn, so the process has one TERM, the flag's. (Go's environ
 		// keeps the first of duplicates, as glibc's getenv does.)
