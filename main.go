@@ -95,6 +95,7 @@ func main() {
 		// Errors are reported once, by fatal, the way runc reports them.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	withCachedNames(app)
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
 	}
