@@ -67,9 +67,12 @@ func cachedNames(cache *[]string, f cli.Flag) []string {
 	return *cache
 }
 
-// withCachedNames wraps the flags of app and of every command in it.
+// withCachedNames wraps the flags of app and of every command in it, and
+// the help and version flags the library adds to them.
 func withCachedNames(app *cli.App) {
 	app.Flags = cachedFlags(app.Flags)
+	cli.HelpFlag = cachedFlags([]cli.Flag{cli.HelpFlag})[0]
+	cli.VersionFlag = cachedFlags([]cli.Flag{cli.VersionFlag})[0]
 	var walk func([]*cli.Command)
 	walk = func(cmds []*cli.Command) {
 		for _, c := range cmds {
