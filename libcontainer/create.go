@@ -205,7 +205,9 @@ func (c *creation) run() (*state.State, error) {
 		LastCap:      hostCaps.last,
 		CapByName:    hostCaps.byName,
 		Rootless:     c.opts.Rootless,
-		SELinux:      selinux.GetEnabled(),
+		// Asked only when there is a label to apply: the answer costs a
+		// statfs and a read of /proc/filesystems where SELinux is absent.
+		SELinux: (c.cfg.Process.SelinuxLabel != "" || c.cfg.MountLabel != "") && selinux.GetEnabled(),
 	}
 	if !c.cfg.NoNewKeyring {
 		po.SessionKeyring = sessionKeyring(c.opts.ID)

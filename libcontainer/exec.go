@@ -98,7 +98,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
 			Rootless: rootless,
 			Seccomp:  filter,
-			SELinux:  selinux.GetEnabled(),
+			SELinux:  o.Process.SelinuxLabel != "" && selinux.GetEnabled(),
 			// The container's own keyring, found by name.
 			SessionKeyring: execSessionKeyring(st),
 		},
