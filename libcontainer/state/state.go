@@ -20,7 +20,6 @@ const (
 	// that `list` reads a few hundred bytes per container.
 	ConfigFile = "config.json"
 	ExecFifo   = "exec.fifo"
-	LockFile   = "lock"
 )
 
 // Status values, as the OCI state JSON spells them.

@@ -174,6 +174,10 @@ func TestLockSerializes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The lock is the directory's own: no file to make and remove.
+	if entries, err := os.ReadDir(filepath.Join(root, "c1")); err != nil || len(entries) != 0 {
+		t.Fatalf("the container's directory holds %v (%v) after Lock, want nothing", entries, err)
+	}
 	// Another open file description (another command) cannot take it...
 	if tryLock(t, root) {
 		t.Fatal("lock taken twice")
@@ -186,7 +190,7 @@ func TestLockSerializes(t *testing.T) {
 }
 
 func tryLock(t *testing.T, root string) bool {
-	f, err := os.Open(filepath.Join(root, "c1", LockFile))
+	f, err := os.Open(filepath.Join(root, "c1"))
 	if err != nil {
 		t.Fatal(err)
 	}
