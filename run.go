@@ -111,6 +111,9 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 	if detach {
 		return 0, nil
 	}
+	if !st.OwnPidNS {
+		fwd.ReapOrphans()
+	}
 	status, err := fwd.Forward(st.InitPID, pidfd)
 	if !ctx.Bool("keep") {
 		// Once the init has exited, its pid namespace took every other

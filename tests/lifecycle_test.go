@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +244,62 @@ func withoutNamespace(nss []specs.LinuxNamespace, typ specs.LinuxNamespaceType) 
 	for _, ns := range nss {
 		if ns.Type != typ {
 			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// Without a PID namespace, what the container's processes orphan is
+// re-parented to the foreground run, its subreaper, which must reap it
+// while the container runs (runc does); with one, the init of the
+// namespace reaps, and the run waits on the init's pidfd alone.
+func TestRunReapsOrphans(t *testing.T) {
+	dir := t.TempDir()
+	c := newCtr(t, func(s *specs.Spec) {
+		// The subshell exits at once; its sleep is orphaned and ends
+		// 0.5 s later, while the shell itself lives on.
+		s.Process.Args = []string{"sh", "-c", "(sleep 0.5 &); echo ready; sleep 5"}
+		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.PIDNamespace)
+	})
+	cmd, out, cancel := startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
+	defer cancel()
+	waitOutput(t, out, "ready")
+	run := cmd.Process.Pid
+	orphan := 0
+	for deadline := time.Now().Add(400 * time.Millisecond); orphan == 0 && time.Now().Before(deadline); {
+		for _, p := range childrenOf(run) {
+			if p.comm == "sleep" && p.state != 'Z' {
+				orphan = p.pid
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if orphan == 0 {
+		t.Fatalf("the orphaned sleep was not re-parented to the run (pid %d): the test proves nothing", run)
+	}
+	// It ends 0.5 s after it started; give the run time to reap it.
+	time.Sleep(900 * time.Millisecond)
+	if p := procStat(orphan); p.pid != 0 && p.ppid == run {
+		t.Errorf("the foreground run (pid %d) did not reap its adopted orphan: %+v", run, p)
+	}
+	if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = waitTracked(cmd)
+	c.checkGone("after run")
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []procInfo {
+	entries, _ := filepath.Glob("/proc/[0-9]*")
+	var out []procInfo
+	for _, e := range entries {
+		n, err := strconv.Atoi(filepath.Base(e))
+		if err != nil {
+			continue
+		}
+		if p := procStat(n); p.pid != 0 && p.ppid == pid {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -107,6 +107,7 @@ func (f *Forwarder) catchUnblocked(sigs []os.Signal) error {
 		unix.Close(p[1])
 		return err
 	}
+	f.caughtFd = p[1]
 	// The write end stays open for the handler as long as skiff runs.
 	r := os.NewFile(uintptr(p[0]), "caught signals")
 	go func() {

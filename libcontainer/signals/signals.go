@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 )
 
 // Parse reads a signal given as a number ("9") or a name in any case,
@@ -43,6 +46,9 @@ const bufferSize = 2048
 type Forwarder struct {
 	ch    chan os.Signal
 	ready chan struct{}
+	// caughtFd is the pipe the C handler writes caught signals to (-1:
+	// os/signal catches them, SIGCHLD included).
+	caughtFd int
 	// OnWinch, if set, is called for SIGWINCH instead of forwarding it:
 	// with a terminal, the size is copied to the container's console,
 	// whose kernel then signals the foreground process group itself.
@@ -58,12 +64,15 @@ type Forwarder struct {
 // signal thread each, so it happens in the background while the
 // container is made, and Forward waits for it.
 func Notify() *Forwarder {
-	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{})}
+	f := &Forwarder{ch: make(chan os.Signal, bufferSize), ready: make(chan struct{}), caughtFd: -1}
 	if blocked, unblocked, ok := startupBlocked(); ok {
 		if err := f.readSignalFD(blocked); err == nil {
+			// SIGCHLD only where ReapOrphans asks for it: the init's
+			// exit is seen on its pidfd.
+			unblocked = slices.DeleteFunc(unblocked, func(s os.Signal) bool { return s == unix.SIGCHLD })
 			if err := f.catchUnblocked(unblocked); err != nil {
 				logs.Debugf("catch %v: %v; using os/signal", unblocked, err)
-				signal.Notify(f.ch, unblocked...)
+				signal.Notify(f.ch, append(unblocked, unix.SIGCHLD)...)
 			}
 			close(f.ready)
 			return f
@@ -81,6 +90,23 @@ func Notify() *Forwarder {
 // ErrNotChild is returned by Forward when the init exited but was not
 // skiff's child, so its exit status cannot be known.
 var ErrNotChild = errors.New("the container's init exited, but its exit status is unknown: it was not a child of skiff (is --no-subreaper set?)")
+
+// ReapOrphans makes Forward reap, besides the init, whatever else ends
+// up as skiff's child meanwhile: the orphans of a container that has no
+// pid namespace of its own, for which a foreground `run` is the
+// subreaper. It catches SIGCHLD for that; without it, the init's exit
+// is seen on its pidfd alone, and SIGCHLD costs skiff nothing.
+func (f *Forwarder) ReapOrphans() {
+	if f.caughtFd < 0 {
+		return // os/signal catches every signal
+	}
+	if err := nsenter.CatchSignals(f.caughtFd, []syscall.Signal{unix.SIGCHLD}); err != nil {
+		logs.Debugf("catch SIGCHLD: %v; using os/signal", err)
+		signal.Notify(f.ch, unix.SIGCHLD)
+	}
+	// Orphans that ended before the handler was in place.
+	f.ch <- unix.SIGCHLD
+}
 
 // Forward relays signals to the init process pid, known by pidfd,
 // until it exits, reaping any other process that ends up as skiff's
