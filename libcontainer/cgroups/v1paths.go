@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/cgroups"
 
 	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
@@ -144,48 +145,16 @@ func readCgroupV1Mounts() ([]cgroupV1Mount, error) {
 }
 
 func parseCgroupV1Mounts(data []byte) ([]cgroupV1Mount, error) {
-	var mounts []cgroupV1Mount
-	for len(data) > 0 {
-		var line []byte
-		line, data, _ = bytes.Cut(data, []byte{'\n'})
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		pre, post, ok := bytes.Cut(line, []byte(" - "))
-		if !ok || !bytes.HasPrefix(post, []byte("cgroup ")) {
-			continue
-		}
-		pf := bytes.Fields(pre)
-		sf := bytes.Fields(post)
-		if len(pf) < 5 || len(sf) < 3 {
-			return nil, fmt.Errorf("parse /proc/self/mountinfo: malformed line %q", line)
-		}
-		mounts = append(mounts, cgroupV1Mount{
-			root:       unescapeMountinfo(string(pf[3])),
-			mountpoint: unescapeMountinfo(string(pf[4])),
-			options:    strings.Split(string(sf[2]), ","),
-		})
+	infos, err := mountinfo.GetMountsFromReader(bytes.NewReader(data), mountinfo.FSTypeFilter("cgroup"))
+	if err != nil {
+		return nil, fmt.Errorf("parse /proc/self/mountinfo: %w", err)
+	}
+	mounts := make([]cgroupV1Mount, len(infos))
+	for i, m := range infos {
+		mounts[i] = cgroupV1Mount{mountpoint: m.Mountpoint, root: m.Root, options: strings.Split(m.VFSOptions, ",")}
 	}
 	return mounts, nil
 }
-
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space,
-// \011, \012, \134) in a mountinfo path.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // ownCgroups maps each controller (and name=..., and "" for cgroup v2)
 // to skiff's own cgroup in it, from /proc/self/cgroup.
