@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -287,20 +285,4 @@ func TestRunReapsOrphans(t *testing.T) {
 	}
 	_ = waitTracked(cmd)
 	c.checkGone("after run")
-}
-
-// childrenOf lists the processes whose parent is pid.
-func childrenOf(pid int) []procInfo {
-	entries, _ := filepath.Glob("/proc/[0-9]*")
-	var out []procInfo
-	for _, e := range entries {
-		n, err := strconv.Atoi(filepath.Base(e))
-		if err != nil {
-			continue
-		}
-		if p := procStat(n); p.pid != 0 && p.ppid == pid {
-			out = append(out, p)
-		}
-	}
-	return out
 }

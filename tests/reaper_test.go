@@ -146,16 +146,18 @@ func procStat(pid int) procInfo {
 	return p
 }
 
-func children() []procInfo {
-	self := os.Getpid()
+func children() []procInfo { return childrenOf(os.Getpid()) }
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []procInfo {
 	entries, _ := filepath.Glob("/proc/[0-9]*")
 	var out []procInfo
 	for _, e := range entries {
-		pid, err := strconv.Atoi(filepath.Base(e))
+		n, err := strconv.Atoi(filepath.Base(e))
 		if err != nil {
 			continue
 		}
-		if p := procStat(pid); p.pid != 0 && p.ppid == self {
+		if p := procStat(n); p.pid != 0 && p.ppid == pid {
 			out = append(out, p)
 		}
 	}

@@ -18,19 +18,11 @@ import (
 // relative links, links to files, dangling links, loops and chains of
 // 40 and 41 links; /proc has symlinks and magic links.
 func TestWalkMatchesOpenat2(t *testing.T) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("needs gcc")
-	}
 	if _, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC}); err != nil {
 		t.Skipf("needs openat2 to compare with: %v", err)
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "walkcheck")
-	if out, err := exec.Command(cc, "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-O2",
-		"-o", bin, "testdata/walkcheck.c").CombinedOutput(); err != nil {
-		t.Fatalf("building walkcheck: %v\n%s", err, out)
-	}
+	bin := buildHarness(t, tmp, "walkcheck")
 
 	root := filepath.Join(tmp, "root")
 	for _, d := range []string{"a/b/c"} {
@@ -115,16 +107,7 @@ func TestWalkMatchesOpenat2(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(bin)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("walkcheck: %v", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("walkcheck answered %d lookups of %d", len(lines), len(cases))
-	}
+	lines := runHarness(t, in.String(), len(cases), bin)
 	same, ok := 0, 0
 	for i, l := range lines {
 		a, b, _ := strings.Cut(l, " | ")
@@ -146,16 +129,8 @@ func TestWalkMatchesOpenat2(t *testing.T) {
 // (symlinks to "/" and "../.." resolve to the root), and fails where a
 // dangling symlink, a file or a forbidden symlink is in the way.
 func TestMkdirBeneathRoot(t *testing.T) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("needs gcc")
-	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "mkdircheck")
-	if out, err := exec.Command(cc, "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-O2",
-		"-o", bin, "testdata/mkdircheck.c").CombinedOutput(); err != nil {
-		t.Fatalf("building mkdircheck: %v\n%s", err, out)
-	}
+	bin := buildHarness(t, tmp, "mkdircheck")
 	root := filepath.Join(tmp, "root")
 	if err := os.MkdirAll(filepath.Join(root, "a/b/c"), 0o755); err != nil {
 		t.Fatal(err)
@@ -193,16 +168,7 @@ func TestMkdirBeneathRoot(t *testing.T) {
 	for _, c := range cases {
 		fmt.Fprintf(&in, "%s\t%s\t%s\n", c.path, c.dir, c.resolve)
 	}
-	cmd := exec.Command(bin, root)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mkdircheck: %v", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("mkdircheck answered %d of %d", len(lines), len(cases))
-	}
+	lines := runHarness(t, in.String(), len(cases), bin, root)
 	for i, c := range cases {
 		if lines[i] != c.want {
 			t.Errorf("%q (dir %s, resolve %s): got %q, want %q", c.path, c.dir, c.resolve, lines[i], c.want)
@@ -223,4 +189,37 @@ func TestMkdirBeneathRoot(t *testing.T) {
 			t.Errorf("%s was made", p)
 		}
 	}
+}
+
+// buildHarness compiles testdata/NAME.c, which includes resolve.c, into
+// dir and returns the binary's path.
+func buildHarness(t *testing.T, dir, name string) string {
+	t.Helper()
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc")
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command(cc, "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-O2",
+		"-o", bin, "testdata/"+name+".c").CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// runHarness runs a harness with input on its stdin and returns its
+// lines of output, which must be one per case.
+func runHarness(t *testing.T, input string, cases int, argv ...string) []string {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", filepath.Base(argv[0]), err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != cases {
+		t.Fatalf("%s answered %d of %d", filepath.Base(argv[0]), len(lines), cases)
+	}
+	return lines
 }
