@@ -58,16 +58,18 @@ func v1Paths(cg *cgroups.Cgroup) (map[string]string, error) {
 	root := filepath.Dir(mounts[0].mountpoint)
 	var own map[string]string
 	if !filepath.IsAbs(inner) {
-		if own, err = ownCgroups(); err != nil {
+		if own, err = cgroups.ParseCgroupFile("/proc/self/cgroup"); err != nil {
 			return nil, err
 		}
 	}
+	// The library looks for an absolute path's mount below the root, and
+	// for a relative one's anywhere.
+	prefix := root
+	if own != nil {
+		prefix = ""
+	}
 	paths := make(map[string]string, len(v1Subsystems)+1)
 	for _, sub := range v1Subsystems {
-		prefix := root
-		if own != nil {
-			prefix = ""
-		}
 		var m *cgroupV1Mount
 		for i := range mounts {
 			if strings.HasPrefix(mounts[i].mountpoint, prefix) && slices.Contains(mounts[i].options, sub) {
@@ -154,24 +156,4 @@ func parseCgroupV1Mounts(data []byte) ([]cgroupV1Mount, error) {
 		mounts[i] = cgroupV1Mount{mountpoint: m.Mountpoint, root: m.Root, options: strings.Split(m.VFSOptions, ",")}
 	}
 	return mounts, nil
-}
-
-// ownCgroups maps each controller (and name=..., and "" for cgroup v2)
-// to skiff's own cgroup in it, from /proc/self/cgroup.
-func ownCgroups() (map[string]string, error) {
-	data, err := sysfile.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
-	own := map[string]string{}
-	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) < 3 {
-			return nil, fmt.Errorf("parse /proc/self/cgroup: malformed line %q", line)
-		}
-		for _, sub := range strings.Split(parts[1], ",") {
-			own[sub] = parts[2]
-		}
-	}
-	return own, nil
 }

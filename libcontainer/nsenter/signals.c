@@ -89,9 +89,10 @@ void skiff_start_mask(int argc, char **argv)
 /*
  * The relayed signals the Go runtime unblocks on every thread it starts
  * (HUP, INT, QUIT, ABRT, TERM and STKFLT, whose default action ends the
- * process, and CHLD) never reach the signalfd. os/signal would catch
- * them with a hand-off to the runtime's signal thread for each, some 20
- * context switches and 0.4 ms of CPU per run; skiff_catch_signals gives
+ * process, and CHLD, caught only to reap orphans) never reach the
+ * signalfd. os/signal would catch them with a hand-off to the runtime's
+ * signal thread for each, some 20 context switches and 0.4 ms of CPU per
+ * run; skiff_catch_signals gives
  * them a handler that writes the signal's number, one byte, to a pipe
  * that libcontainer/signals reads beside the signalfd. The pipe is
  * non-blocking: when it is full, a signal is dropped, as os/signal

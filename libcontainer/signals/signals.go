@@ -110,7 +110,7 @@ func (f *Forwarder) ReapOrphans() {
 
 // Forward relays signals to the init process pid, known by pidfd,
 // until it exits, reaping any other process that ends up as skiff's
-// child meanwhile. It returns the init's exit status as a shell reports
+// child meanwhile where ReapOrphans asked for it. It returns the init's exit status as a shell reports
 // it: the exit code, or 128+signal if a signal killed it.
 func (f *Forwarder) Forward(pid, pidfd int) (int, error) {
 	<-f.ready
