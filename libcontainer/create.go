@@ -177,7 +177,15 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 	c.trace.mark("init started")
+	// Stage 1 joins by itself wherever it can. Where it may, it creates
+	// its namespaces first, while the parent makes the cgroups (late):
+	// both take a few hundred microseconds of kernel work and overlap.
+	lateJoin := false
 	if selfJoin != nil {
+		c.selfJoined = selfJoin.Unified == nil || c.init.bornInCgroup
+		lateJoin = c.selfJoined && initplan.LateCgroupJoinAllowed(c.cfg)
+	}
+	if selfJoin != nil && !lateJoin {
 		if err := c.cg.Apply(-1); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
@@ -185,9 +193,6 @@ func (c *creation) run() (*state.State, error) {
 			return nil, err
 		}
 		c.trace.mark("cgroup made, limits set")
-		if selfJoin.Unified == nil || c.init.bornInCgroup {
-			c.selfJoined = true
-		}
 	}
 
 	// fds in the init: 0-2 stdio, 3.. --preserve-fds, the fifo, the
@@ -217,6 +222,7 @@ func (c *creation) run() (*state.State, error) {
 	}
 	if c.selfJoined {
 		po.CgroupSelfJoin = selfJoin.V1Dirs
+		po.CgroupSelfJoinLate = lateJoin
 	}
 	c.trace.mark("caps, selinux, seccomp")
 	// Where stage 1 is in neither way in its cgroup yet and the
@@ -228,8 +234,8 @@ func (c *creation) run() (*state.State, error) {
 	// A self-joined stage 1 waits only if the parent still has its
 	// oom_score_adj to write.
 	inCgroup := c.init.bornInCgroup || c.selfJoined
-	overlap := (!inCgroup && len(c.cg.Paths()) > 0) || (c.selfJoined && c.cfg.Process.OOMScoreAdj != nil)
-	if !overlap {
+	overlap := !lateJoin && ((!inCgroup && len(c.cg.Paths()) > 0) || (c.selfJoined && c.cfg.Process.OOMScoreAdj != nil))
+	if !overlap && !lateJoin {
 		if err := c.joinCgroup(); err != nil {
 			return nil, err
 		}
@@ -258,11 +264,14 @@ func (c *creation) run() (*state.State, error) {
 		OwnPidNS:     ownPidNamespace(c.cfg),
 	}
 	h := &initHandler{cfg: c.cfg}
-	if overlap {
+	switch {
+	case lateJoin:
+		h.afterSend = c.makeCgroup
+	case overlap:
 		h.afterSend = c.joinCgroup
 	}
 	h.onSync = func(tag uint32, pid int) error {
-		if tag == initplan.SyncCgroupJoined {
+		if tag == initplan.SyncCgroupJoined || tag == initplan.SyncCgroupMade {
 			return nil // afterSend did it before any frame was read
 		}
 		return runCreateHooks(c.cfg, st, tag, pid)
@@ -302,6 +311,16 @@ func (c *creation) run() (*state.State, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// makeCgroup makes the cgroup that stage 1 joins by itself once it has
+// created its namespaces (SyncCgroupMade), and sets its limits.
+func (c *creation) makeCgroup() error {
+	if err := c.cg.Apply(-1); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	c.trace.mark("cgroup made")
+	return c.joinCgroup()
 }
 
 // joinCgroup puts stage 1 in the container's cgroup (unless it was

@@ -17,8 +17,10 @@ import (
 // writes "0" to the tasks file of each v1 hierarchy (on a hybrid host it
 // is also born in the unified one with CLONE_INTO_CGROUP), so the parent
 // never writes a pid to cgroup.procs, which waits for an RCU grace period
-// on every create. Stage 1 does it before it enters any namespace: a
-// user namespace would take away its right to write the host's files.
+// on every create. With a user namespace stage 1 joins before it enters
+// any namespace: the user namespace would take away its right to write
+// the host's files. Without one it creates its namespaces first, while
+// the parent makes the cgroups, and joins them after (SyncCgroupMade).
 // The init must be in the container's cgroup in every hierarchy, with
 // the limits, seen from the host and from inside. exec works the same
 // way: its stage 1 opens the tasks files first, the process it forks
@@ -46,8 +48,19 @@ func TestCgroupV1SelfJoin(t *testing.T) {
 			c.remember(pid)
 
 			create := regexp.MustCompile(`create ` + c.ID + `: [^"]*`).FindString(readString(logFile))
-			if !strings.Contains(create, "cgroup made, limits set") || strings.Contains(create, "cgroup joined") {
+			if strings.Contains(create, "cgroup joined") {
 				t.Errorf("create did not let stage 1 join its cgroups itself (the parent moved it): %s", create)
+			}
+			// Made before the plan was sent (user namespace), or while
+			// stage 1 created its namespaces (the marks of makeCgroup).
+			made := []string{"cgroup made, limits set "}
+			if !userns {
+				made = []string{"cgroup made ", "cgroup limits "}
+			}
+			for _, m := range made {
+				if !strings.Contains(create, m) {
+					t.Errorf("create trace has no %q: %s", m, create)
+				}
 			}
 
 			// From the host: the init is listed in each of the container's

@@ -1,6 +1,7 @@
 package initplan
 
 import (
+	"errors"
 	"path"
 	"sort"
 	"strings"
@@ -39,10 +40,16 @@ type Options struct {
 	// creates the namespaces (SyncCgroupJoined), instead of before the
 	// plan is sent; false when the init was born in its cgroup.
 	CgroupSync bool
-	// CgroupSelfJoin lists cgroup v1 directories (made, with their
-	// limits, before stage 1 started) that stage 1 joins by itself,
-	// first thing (CgroupJoin).
+	// CgroupSelfJoin lists cgroup v1 directories that stage 1 joins by
+	// itself (CgroupJoin): first thing, the cgroups made and their
+	// limits set before the plan was sent; or, with
+	// CgroupSelfJoinLate, once stage 1 has created its namespaces.
 	CgroupSelfJoin []string
+	// CgroupSelfJoinLate: the parent makes the cgroups and sets their
+	// limits while stage 1 creates the namespaces, then answers
+	// SyncCgroupMade; stage 1 joins and forks the init after that.
+	// Only where LateCgroupJoinAllowed.
+	CgroupSelfJoinLate bool
 	// SessionKeyring names the container's session keyring
 	// ("_ses.<id>", as runc names it); "" keeps the caller's
 	// (--no-new-keyring).
@@ -129,12 +136,28 @@ func Build(cfg *configs.Config, o Options) (*Result, error) {
 	r := &Result{Plan: &Plan{}}
 	add := func(s Step) { r.Plan.Steps = append(r.Plan.Steps, s) }
 
-	// Before any namespace: joined or new, a user namespace would take
-	// away the right to write the host's cgroup files.
-	for _, dir := range o.CgroupSelfJoin {
-		add(CgroupJoin{Dir: dir})
+	// The cgroup is joined before stage 1 forks the init and makes the
+	// cgroup namespace, which is rooted where its maker is.
+	var cgroupSteps []Step
+	switch {
+	case o.CgroupSelfJoinLate:
+		if !LateCgroupJoinAllowed(cfg) {
+			return nil, errors.New("init plan: a late cgroup self-join with a user namespace or a joined mount namespace")
+		}
+		cgroupSteps = append(cgroupSteps, Sync{Tag: SyncCgroupMade})
+		for _, dir := range o.CgroupSelfJoin {
+			cgroupSteps = append(cgroupSteps, CgroupJoin{Dir: dir})
+		}
+	case o.CgroupSync:
+		cgroupSteps = append(cgroupSteps, Sync{Tag: SyncCgroupJoined})
+	default:
+		// Before any namespace: joined or new, a user namespace would
+		// take away the right to write the host's cgroup files.
+		for _, dir := range o.CgroupSelfJoin {
+			add(CgroupJoin{Dir: dir})
+		}
 	}
-	planNamespaces(cfg, o.CgroupSync, add)
+	planNamespaces(cfg, cgroupSteps, add)
 	add(Setsid{})
 	if o.SessionKeyring != "" {
 		// A new keyring needs search permission for whoever joins it
@@ -258,8 +281,9 @@ func noMountNamespaceWarnings(cfg *configs.Config) []string {
 // planNamespaces joins the namespaces given by path, then creates the new
 // ones, then forks the init. The user namespace is joined first, so the
 // others are joined with its privileges, and the mount namespace last,
-// since it changes how the remaining paths resolve.
-func planNamespaces(cfg *configs.Config, cgroupSync bool, add func(Step)) {
+// since it changes how the remaining paths resolve. cgroupSteps, if
+// any, come after the namespaces and before the cgroup namespace.
+func planNamespaces(cfg *configs.Config, cgroupSteps []Step, add func(Step)) {
 	var unshare uint32
 	for _, ns := range cfg.Namespaces {
 		if ns.Path == "" {
@@ -269,7 +293,7 @@ func planNamespaces(cfg *configs.Config, cgroupSync bool, add func(Step)) {
 	for _, ns := range joinOrder(cfg.Namespaces) {
 		add(NSJoin{Type: nsFlags[ns.Type], Path: ns.Path})
 	}
-	if !cgroupSync {
+	if len(cgroupSteps) == 0 {
 		if unshare != 0 {
 			add(NSUnshare{Flags: unshare})
 		}
@@ -281,11 +305,24 @@ func planNamespaces(cfg *configs.Config, cgroupSync bool, add func(Step)) {
 	if rest := unshare &^ unix.CLONE_NEWCGROUP; rest != 0 {
 		add(NSUnshare{Flags: rest})
 	}
-	add(Sync{Tag: SyncCgroupJoined})
+	for _, s := range cgroupSteps {
+		add(s)
+	}
 	if unshare&unix.CLONE_NEWCGROUP != 0 {
 		add(NSUnshare{Flags: unix.CLONE_NEWCGROUP})
 	}
 	add(ForkInit{})
+}
+
+// LateCgroupJoinAllowed says whether stage 1 may create its namespaces
+// before it joins its v1 cgroups by itself (Options.CgroupSelfJoinLate):
+// only where it can still open the host's cgroup files afterwards, so
+// with no user namespace (new or joined, it takes away the right to
+// write them) and no mount namespace joined by path (the paths would
+// resolve in it). The namespaces' kernel memory is then charged to the
+// caller's memory cgroup, not the container's, as crun does.
+func LateCgroupJoinAllowed(cfg *configs.Config) bool {
+	return !cfg.HasNamespace(configs.NEWUSER) && cfg.NamespacePath(configs.NEWNS) == ""
 }
 
 // joinOrder returns the namespaces to join by path: user, the others in

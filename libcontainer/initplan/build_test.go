@@ -91,6 +91,61 @@ func TestCgroupSelfJoinFirst(t *testing.T) {
 	}
 }
 
+// Without a user namespace stage 1 creates its namespaces first, while
+// the parent makes the cgroups, then waits for it, joins, and only then
+// makes the cgroup namespace (rooted where it is) and forks the init.
+func TestCgroupSelfJoinLate(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Namespaces = []configs.Namespace{
+		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
+		{Type: configs.NEWNS},
+		{Type: configs.NEWPID},
+		{Type: configs.NEWCGROUP},
+	}
+	if !LateCgroupJoinAllowed(cfg) {
+		t.Fatal("a joined network namespace must not stop a late join")
+	}
+	o := testOptions()
+	o.CgroupSelfJoin = []string{"/sys/fs/cgroup/memory/c1", "/sys/fs/cgroup/pids/c1"}
+	o.CgroupSelfJoinLate = true
+	r, err := Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		NSJoin{Type: unix.CLONE_NEWNET, Path: "/proc/1/ns/net"},
+		NSUnshare{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID},
+		Sync{Tag: SyncCgroupMade},
+		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1"},
+		CgroupJoin{Dir: "/sys/fs/cgroup/pids/c1"},
+		NSUnshare{Flags: unix.CLONE_NEWCGROUP},
+		ForkInit{},
+	}
+	if !reflect.DeepEqual(r.Plan.Steps[:len(want)], want) {
+		t.Fatalf("stage 1 = %#v", r.Plan.Steps[:len(want)])
+	}
+	if got := len(stepsOf[CgroupJoin](r.Plan)); got != 2 {
+		t.Errorf("%d CgroupJoin steps, want 2", got)
+	}
+
+	// Where stage 1 could not open the host's cgroup files any more, or
+	// would resolve their paths elsewhere, Build refuses.
+	for name, ns := range map[string]configs.Namespace{
+		"new user":    {Type: configs.NEWUSER},
+		"joined user": {Type: configs.NEWUSER, Path: "/proc/1/ns/user"},
+		"joined mnt":  {Type: configs.NEWNS, Path: "/proc/1/ns/mnt"},
+	} {
+		cfg := baseConfig()
+		cfg.Namespaces = []configs.Namespace{ns, {Type: configs.NEWPID}}
+		if LateCgroupJoinAllowed(cfg) {
+			t.Errorf("%s namespace: late join allowed", name)
+		}
+		if _, err := Build(cfg, o); err == nil {
+			t.Errorf("%s namespace: Build made a late join", name)
+		}
+	}
+}
+
 // exec: stage 1 opens the cgroup files before any namespace, the forked
 // process joins (only it counts against pids.max), without the parent.
 func TestExecCgroupSelfJoin(t *testing.T) {

@@ -156,6 +156,10 @@ const (
 	// creates the namespaces; then it creates the cgroup namespace
 	// (rooted at that cgroup) and forks the init.
 	SyncCgroupJoined = 4
+	// SyncCgroupMade (create, CgroupSelfJoinLate): stage 1 has created
+	// the namespaces and waits until the parent has made the cgroups
+	// and set their limits; then it joins them by itself.
+	SyncCgroupMade = 5
 )
 
 // CapsBounding drops every capability up to LastCap that is not in Keep.
