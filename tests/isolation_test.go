@@ -379,3 +379,60 @@ func TestNamespacesUnshared(t *testing.T) {
 	})
 	checkNamespaces(t, f, c.Spec)
 }
+
+// A time namespace shifts the container's monotonic and boot clocks by
+// its offsets: the parent writes /proc/PID/timens_offsets when stage 1
+// asks, after stage 1 made the namespace and before it forks the init
+// (with a user namespace, after stage 1 joined its cgroups; without,
+// before). Seen from the host in timens_offsets, and from inside (exec
+// joins the namespace) in /proc/uptime.
+func TestTimeNamespaceOffsets(t *testing.T) {
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("the kernel has no time namespaces")
+	}
+	const offset = 10 * 24 * 3600
+	for _, userns := range []bool{false, true} {
+		t.Run("userns="+strconv.FormatBool(userns), func(t *testing.T) {
+			c := cgCtr(t, []string{"sleep", "600"}, func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+				s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+					"monotonic": {Secs: offset},
+					"boottime":  {Secs: offset},
+				}
+				if userns {
+					withUserNS(s)
+				}
+			})
+			if userns {
+				prepareUserNSBundle(t, c)
+			}
+			c.create()
+			c.mustRun("start", c.ID)
+			pid := c.mustState().Pid
+			offsets := readString(fmt.Sprintf("/proc/%d/timens_offsets", pid))
+			got := map[string]string{}
+			for _, line := range strings.Split(offsets, "\n") {
+				if f := strings.Fields(line); len(f) == 3 {
+					got[f[0]] = f[1] + " " + f[2]
+				}
+			}
+			for _, clock := range []string{"monotonic", "boottime"} {
+				if want := fmt.Sprintf("%d 0", offset); got[clock] != want {
+					t.Errorf("timens_offsets of the init:\n%s\nwant %s %s", offsets, clock, want)
+				}
+			}
+			uptime := func(s string) float64 {
+				f, err := strconv.ParseFloat(strings.Fields(s)[0], 64)
+				if err != nil {
+					t.Fatalf("uptime %q: %v", s, err)
+				}
+				return f
+			}
+			host := uptime(readString("/proc/uptime"))
+			inside := uptime(c.mustRun("exec", c.ID, "cat", "/proc/uptime").Stdout)
+			if d := inside - host - offset; d < -60 || d > 60 {
+				t.Errorf("uptime inside %.0f s, on the host %.0f s: want the host's plus %d s", inside, host, offset)
+			}
+		})
+	}
+}
