@@ -320,7 +320,8 @@ func planNamespaces(cfg *configs.Config, cgroupSteps []Step, add func(Step)) {
 // with no user namespace (new or joined, it takes away the right to
 // write them) and no mount namespace joined by path (the paths would
 // resolve in it). The namespaces' kernel memory is then charged to the
-// caller's memory cgroup, not the container's, as crun does.
+// caller's memory cgroup, not the container's; the container's init is
+// still forked inside every cgroup.
 func LateCgroupJoinAllowed(cfg *configs.Config) bool {
 	return !cfg.HasNamespace(configs.NEWUSER) && cfg.NamespacePath(configs.NEWNS) == ""
 }
