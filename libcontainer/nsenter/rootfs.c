@@ -256,9 +256,15 @@ void do_device(struct cursor *c)
 		close(tree);
 		close(target);
 	} else {
-		if (unlinkat(real, base, 0) < 0 && errno != ENOENT)
-			fail(errno, "create device", "%s: remove what is there", path);
-		if (mknodat(real, base, (mode_t)mode, makedev(major, minor)) < 0)
+		/* Usually /dev is a fresh tmpfs: make the node, and replace
+		 * only what the image put there. */
+		int made = mknodat(real, base, (mode_t)mode, makedev(major, minor));
+		if (made < 0 && errno == EEXIST) {
+			if (unlinkat(real, base, 0) < 0 && errno != ENOENT)
+				fail(errno, "create device", "%s: remove what is there", path);
+			made = mknodat(real, base, (mode_t)mode, makedev(major, minor));
+		}
+		if (made < 0)
 			fail(errno, "mknod", "%s", path);
 		/* NOFOLLOW: if the node was swapped for a symlink, only the
 		 * link inside the rootfs changes owner. */
