@@ -169,7 +169,7 @@ func (c *creation) run() (*state.State, error) {
 			cgroupDir = selfJoin.Unified
 		}
 	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir)
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir, nil)
 	if cgroupDir != nil {
 		cgroupDir.Close()
 	}

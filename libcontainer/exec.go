@@ -74,7 +74,41 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		cgroupDir = selfJoin.Unified
 	}
 	cg := cgroups.Load(paths)
-	p, err := startInit(o.PreserveFDs, nil, cgroupDir)
+	// The plan is queued on the socket before stage 1 starts (nothing
+	// has to happen here before stage 1 goes on); it differs only in
+	// who moves the process into the cgroup, which depends on whether
+	// clone3 could put stage 1 in the unified one.
+	var res *initplan.Result
+	queue := func(born bool) ([]byte, error) {
+		var v1Dirs []string
+		// Without CLONE_INTO_CGROUP (old kernels) the parent moves it.
+		if selfJoin != nil && (selfJoin.Unified == nil || born) {
+			v1Dirs = selfJoin.V1Dirs
+		}
+		var err error
+		res, err = initplan.BuildExec(o.Process, initplan.ExecOptions{
+			Options: initplan.Options{
+				PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
+				Rootless: rootless,
+				Seccomp:  filter,
+				SELinux:  o.Process.SelinuxLabel != "" && selinux.GetEnabled(),
+				// The container's own keyring, found by name.
+				SessionKeyring: execSessionKeyring(st),
+			},
+			NamespacePaths: st.NamespacePaths,
+			UserNS:         userns,
+			CgroupSelfJoin: v1Dirs,
+		})
+		if err != nil {
+			return nil, err
+		}
+		payload, err := initplan.Encode(res.Plan)
+		if err != nil {
+			return nil, err
+		}
+		return initplan.Frame(initplan.MsgBootstrap, payload), nil
+	}
+	p, err := startInit(o.PreserveFDs, nil, cgroupDir, queue)
 	if cgroupDir != nil {
 		cgroupDir.Close()
 	}
@@ -87,32 +121,10 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 			p.kill()
 		}
 	}()
-	tr.mark("init started")
-	var v1Dirs []string
-	// Without CLONE_INTO_CGROUP (old kernels) the parent moves it.
-	if selfJoin != nil && (selfJoin.Unified == nil || p.bornInCgroup) {
-		v1Dirs = selfJoin.V1Dirs
-	}
-	res, err := initplan.BuildExec(o.Process, initplan.ExecOptions{
-		Options: initplan.Options{
-			PreserveFDs: o.PreserveFDs, SockFd: 3 + o.PreserveFDs, HostBounding: hc.bounding, LastCap: hc.last, CapByName: hc.byName,
-			Rootless: rootless,
-			Seccomp:  filter,
-			SELinux:  o.Process.SelinuxLabel != "" && selinux.GetEnabled(),
-			// The container's own keyring, found by name.
-			SessionKeyring: execSessionKeyring(st),
-		},
-		NamespacePaths: st.NamespacePaths,
-		UserNS:         userns,
-		CgroupSelfJoin: v1Dirs,
-	})
-	if err != nil {
-		return 0, err
-	}
+	tr.mark(fmt.Sprintf("plan of %d steps queued, init started", len(res.Plan.Steps)))
 	for _, w := range res.Warnings {
 		logs.Warnf("%s", w)
 	}
-	tr.mark(fmt.Sprintf("plan of %d steps", len(res.Plan.Steps)))
 	pid := 0
 	h := &initHandler{}
 	h.onSync = func(tag uint32, sender int) error {

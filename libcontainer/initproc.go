@@ -35,7 +35,16 @@ type initProcess struct {
 	// MSG_STEP_TIMES the init sent (steptimes.go).
 	startedNs uint64
 	stepTimes []byte
+	// queued: the plan was written to the socket before stage 1 started
+	// (queuedPlan), all but unsent.
+	queued bool
+	unsent []byte
 }
+
+// queuePlan builds the plan before stage 1 starts, for a stage 1 born in
+// its cgroup or not (clone3 may refuse, and then stage 1 is started
+// again, the other way).
+type queuePlan func(born bool) ([]byte, error)
 
 // InitError is a failure the init reported: which step, what it did,
 // and the errno.
@@ -66,12 +75,16 @@ func (e *InitError) Unwrap() error { return e.Errno }
 // stage closes anything above it. With a cgroup directory (v2), the
 // process is born in that cgroup where the kernel can do it; the caller
 // moves it there when bornInCgroup is false.
-func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File) (*initProcess, error) {
-	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr)
+// With queue, the plan is written to the socket before stage 1 starts:
+// stage 1 reads it the moment it runs, instead of waiting until this
+// process, woken when the fork is done, has built and sent it (exec,
+// where nothing must happen in the parent before stage 1 goes on).
+func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File, queue queuePlan) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr, queue)
 }
 
 // startInitWithStdio is startInit with other stdio.
-func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File) (*initProcess, error) {
+func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File, queue queuePlan) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -119,8 +132,12 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	startedNs := monotonicNs()
 	born := false
 	var pid int
+	var q queued
 	err = nsenter.WithCallerTimerSlack(func() (err error) {
 		if cgroupDir != nil {
+			if err := q.write(fds[0], queue, true); err != nil {
+				return err
+			}
 			attr.Sys.UseCgroupFD = true
 			attr.Sys.CgroupFD = int(cgroupDir.Fd())
 			pid, err = syscall.ForkExec(exe, argv, attr)
@@ -132,6 +149,12 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 			// seccomp profiles refuse clone3): start it the old way.
 			logs.Debugf("clone3 into cgroup: %v; moving the process instead", err)
 			attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = false, 0
+			if err := q.takeBack(fds[1]); err != nil {
+				return err
+			}
+		}
+		if err := q.write(fds[0], queue, false); err != nil {
+			return err
 		}
 		pid, err = syscall.ForkExec(exe, argv, attr)
 		return err
@@ -144,7 +167,52 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	conn := os.NewFile(uintptr(fds[0]), "init-socket")
-	return &initProcess{stage1: child{pid: pid, pidfd: pidfd}, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs}, nil
+	return &initProcess{
+		stage1: child{pid: pid, pidfd: pidfd}, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs,
+		queued: queue != nil, unsent: q.unsent,
+	}, nil
+}
+
+// queued is a plan frame written to the parent's end of the socket
+// before stage 1 exists: the socket's buffer holds it (what does not
+// fit is sent later, unsent).
+type queued struct {
+	written int
+	unsent  []byte
+}
+
+func (q *queued) write(parentEnd int, queue queuePlan, born bool) error {
+	if queue == nil {
+		return nil
+	}
+	frame, err := queue(born)
+	if err != nil {
+		return err
+	}
+	n, err := unix.Write(parentEnd, frame)
+	if err == unix.EAGAIN {
+		n, err = 0, nil
+	}
+	if err != nil {
+		return fmt.Errorf("send init plan: %w", err)
+	}
+	q.written, q.unsent = n, frame[n:]
+	return nil
+}
+
+// takeBack reads back, from stage 1's end, the frame written for a
+// stage 1 that was not started.
+func (q *queued) takeBack(childEnd int) error {
+	buf := make([]byte, q.written)
+	for got := 0; got < len(buf); {
+		n, err := unix.Read(childEnd, buf[got:])
+		if err != nil || n == 0 {
+			return fmt.Errorf("take back the init plan: %v", err)
+		}
+		got += n
+	}
+	q.written, q.unsent = 0, nil
+	return nil
 }
 
 func (p *initProcess) stage1Pid() int { return p.stage1.pid }
@@ -166,16 +234,23 @@ type initHandler struct {
 	afterSend func() error
 }
 
-// run sends the plan and serves the init until it is ready (create) or
-// the socket closes (exec: the socket is close-on-exec).
+// run sends the plan (what startInit did not queue of it) and serves the
+// init until it is ready (create) or the socket closes (exec: the socket
+// is close-on-exec).
 func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 	defer p.closeConn()
-	payload, err := initplan.Encode(plan)
-	if err != nil {
-		return err
+	frame := p.unsent
+	if !p.queued {
+		payload, err := initplan.Encode(plan)
+		if err != nil {
+			return err
+		}
+		frame = initplan.Frame(initplan.MsgBootstrap, payload)
 	}
-	if _, err := p.conn.Write(initplan.Frame(initplan.MsgBootstrap, payload)); err != nil {
-		return fmt.Errorf("send init plan: %w", err)
+	if len(frame) > 0 {
+		if _, err := p.conn.Write(frame); err != nil {
+			return fmt.Errorf("send init plan: %w", err)
+		}
 	}
 	if h.afterSend != nil {
 		if err := h.afterSend(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,4 +116,72 @@ func TestCgroupV1SelfJoin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Without clone3 (a kernel before 5.3, or a seccomp profile that
+// refuses it) stage 1 cannot be born in its unified cgroup: create and
+// exec start it the old way and the parent moves it, and exec takes
+// back the plan it had queued on the socket for a stage 1 born in its
+// cgroup and queues the other one. The init and the exec'd process
+// still end up in every cgroup of the container, under its limits.
+func TestCloneIntoCgroupRefused(t *testing.T) {
+	requireSetup(t)
+	if len(runtimeWrapper()) > 0 {
+		t.Skip("this run is already wrapped (SKIFF_WRAPPER)")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("contrib/noopenat2 filters the x86-64 syscall ABI only")
+	}
+	if !runtimeIsSkiff() {
+		t.Skip("reads skiff's --debug trace")
+	}
+	_, v2 := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	_, hybrid := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers")
+	if v2 != nil && hybrid != nil {
+		t.Skip("no unified hierarchy: no process is born in a cgroup here")
+	}
+	wrapper := []string{buildNoOpenat2(t), "-clone3"}
+	c := cgCtr(t, []string{"sleep", "600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptrTo(int64(37))}
+	})
+	logFile := filepath.Join(t.TempDir(), "debug.log")
+	if r := c.runWith(runOpts{wrapper: wrapper}, "--debug", "--log", logFile, "create", "--bundle", c.Bundle, c.ID); r.Code != 0 {
+		t.Fatalf("create without clone3: %s", r)
+	}
+	pid := c.mustState().Pid
+	c.remember(pid)
+	c.mustRun("start", c.ID)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	if r := c.runWith(runOpts{wrapper: wrapper}, "--debug", "--log", logFile, "exec", "-d", "--pid-file", pidFile, c.ID, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("exec without clone3: %s", r)
+	}
+	execPid, err := strconv.Atoi(strings.TrimSpace(readString(pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := readString(logFile)
+	if n := strings.Count(log, "clone3 into cgroup:"); n != 2 {
+		t.Errorf("%d fallbacks from clone3 in the debug log, want 2 (create and exec):\n%s", n, log)
+	}
+	if strings.Contains(log, "init born in its cgroup") {
+		t.Errorf("a stage 1 was born in its cgroup although clone3 is refused:\n%s", log)
+	}
+	var st struct {
+		CgroupPaths map[string]string `json:"cgroup_paths"`
+	}
+	if err := json.Unmarshal([]byte(readString(filepath.Join(c.Root, c.ID, "state.json"))), &st); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.CgroupPaths[""]; !ok {
+		t.Fatalf("cgroup paths %v: no unified one", st.CgroupPaths)
+	}
+	for ctrl, dir := range st.CgroupPaths {
+		pids := strings.Fields(readString(filepath.Join(dir, "cgroup.procs")))
+		for _, p := range []int{pid, execPid} {
+			if !slices.Contains(pids, strconv.Itoa(p)) {
+				t.Errorf("%q cgroup %s does not hold %d (holds %v)", ctrl, dir, p, pids)
+			}
+		}
+	}
+	cgExpect(t, c, cgDirs(t, pid), "pids", "pids.max", "37", "pids.max", "37")
 }

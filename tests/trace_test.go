@@ -22,7 +22,7 @@ func TestDebugTrace(t *testing.T) {
 	for what, re := range map[string]string{
 		"create": `create ` + c.ID + `: config ` + ms + `.* init started ` + ms + `.*\(init: init exec ` + ms + `.*create namespaces 0x[0-9a-f]+ ` + ms + `|\(init: init exec ` + ms,
 		"start":  `start ` + c.ID + `: init [0-9]+ released ` + ms + `, = ` + ms,
-		"exec":   `exec in ` + c.ID + `: init started ` + ms + `, plan of [0-9]+ steps ` + ms + `.*\(init: init exec ` + ms,
+		"exec":   `exec in ` + c.ID + `: plan of [0-9]+ steps queued, init started ` + ms + `.*\(init: init exec ` + ms,
 		"delete": `delete ` + c.ID + `: .*cgroup removed ` + ms + `, state removed ` + ms + `, = ` + ms,
 	} {
 		if !regexp.MustCompile(re).MatchString(log) {
