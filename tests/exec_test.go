@@ -177,6 +177,18 @@ func TestExecFlags(t *testing.T) {
 			t.Errorf("--env TERM=dumb over the spec's TERM: the process has %v, want [TERM=dumb]", terms)
 		}
 	})
+	t.Run("env larger than the socket buffer", func(t *testing.T) {
+		// exec queues its plan on the socket before stage 1 starts; a
+		// plan this large does not fit, and the rest follows once stage
+		// 1 reads.
+		big := strings.Repeat("x", 100_000)
+		args := []string{"exec"}
+		for _, k := range []string{"BIG1", "BIG2", "BIG3"} {
+			args = append(args, "--env", k+"="+big)
+		}
+		f := parseFacts(t, mustExec(t, c, append(args, c.ID, "/probe", "json")...))
+		checkEnv(t, f, []string{"BIG1=" + big, "BIG2=" + big, "BIG3=" + big})
+	})
 	t.Run("cap", func(t *testing.T) {
 		f := parseFacts(t, mustExec(t, c, "exec", "--cap", "CAP_SYS_ADMIN", "--cap", "net_admin", c.ID, "/probe", "json"))
 		eff, _ := strconv.ParseUint(f.Caps["CapEff"], 16, 64)
