@@ -245,6 +245,35 @@ func TestCgroupLimits(t *testing.T) {
 	}
 }
 
+// v1 device rules apply in the order config.json gives them (which
+// decides the outcome: a later deny takes back part of an earlier
+// allow), each its own write to devices.allow or devices.deny.
+func TestCgroupV1DeviceRulesInOrder(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err != nil {
+		t.Skip("no cgroup v1 devices hierarchy (TestCgroupV2DeviceFilter covers v2)")
+	}
+	dev := func(allow bool, major int64, access string) specs.LinuxDeviceCgroup {
+		minor := int64(7)
+		return specs.LinuxDeviceCgroup{Allow: allow, Type: "c", Major: &major, Minor: &minor, Access: access}
+	}
+	c := cgStarted(t, []string{"sleep", "600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			dev(true, 99, "rwm"), dev(false, 99, "w"), // allowed, then w taken back
+			dev(false, 98, "rwm"), dev(true, 98, "r"), // denied, then r given
+		}
+	})
+	list := strings.Split(strings.TrimSpace(readString(filepath.Join(cgDirs(t, c.mustState().Pid)["devices"], "devices.list"))), "\n")
+	for _, want := range []string{"c 99:7 rm", "c 98:7 r"} {
+		if !slices.Contains(list, want) {
+			t.Errorf("devices.list has no %q: %v", want, list)
+		}
+	}
+	if slices.Contains(list, "a *:* rwm") {
+		t.Errorf("devices.list still allows everything: %v", list)
+	}
+}
+
 // A process that needs more memory than the limit is OOM-killed, and
 // `events` reports it; the stream ends by itself once the container is
 // deleted.
