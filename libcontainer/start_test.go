@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +36,10 @@ func fakeContainer(t *testing.T, id, script string) (root string, st *state.Stat
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Env = []string{"FIFO=" + fifo, "PATH=" + os.Getenv("PATH")}
 	cmd.ExtraFiles = []*os.File{f}
+	// In a group of its own: the shell's children (head) are not in a
+	// pid namespace that dies with the stand-in init, and Destroy kills
+	// only the init; the cleanup kills the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()
 	f.Close()
 	if err != nil {
@@ -42,7 +47,7 @@ func fakeContainer(t *testing.T, id, script string) (root string, st *state.Stat
 	}
 	pid := cmd.Process.Pid
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = unix.Kill(-pid, unix.SIGKILL)
 		_ = cmd.Wait()
 	})
 	start, err := state.StartTime(pid)
