@@ -44,7 +44,6 @@ value for "bundle" is the current directory.`
 )
 
 func main() {
-	growStack(0)
 	// A command runs for milliseconds and allocates little: collecting
 	// garbage would only cost time. The limit keeps a huge `list` sane.
 	debug.SetGCPercent(-1)
@@ -168,11 +167,4 @@ var initCommand = &cli.Command{
 	Action: func(*cli.Context) error {
 		return errors.New("init is only run by skiff itself, when creating a container")
 	},
-}
-
-//go:noinline
-func growStack(i int) byte {
-	var frame [64 << 10]byte
-	frame[i] = 1
-	return frame[(i*7)&1023]
 }
