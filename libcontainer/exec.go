@@ -79,7 +79,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 	// who moves the process into the cgroup, which depends on whether
 	// clone3 could put stage 1 in the unified one.
 	var res *initplan.Result
-	queue := func(born bool) ([]byte, error) {
+	queue := func(born bool) (*initplan.Plan, error) {
 		var v1Dirs []string
 		// Without CLONE_INTO_CGROUP (old kernels) the parent moves it.
 		if selfJoin != nil && (selfJoin.Unified == nil || born) {
@@ -102,11 +102,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		payload, err := initplan.Encode(res.Plan)
-		if err != nil {
-			return nil, err
-		}
-		return initplan.Frame(initplan.MsgBootstrap, payload), nil
+		return res.Plan, nil
 	}
 	p, err := startInit(o.PreserveFDs, nil, cgroupDir, queue)
 	if cgroupDir != nil {

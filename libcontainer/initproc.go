@@ -36,7 +36,7 @@ type initProcess struct {
 	startedNs uint64
 	stepTimes []byte
 	// queued: the plan was written to the socket before stage 1 started
-	// (queuedPlan), all but unsent.
+	// (startInit's queue), all but unsent.
 	queued bool
 	unsent []byte
 }
@@ -44,7 +44,16 @@ type initProcess struct {
 // queuePlan builds the plan before stage 1 starts, for a stage 1 born in
 // its cgroup or not (clone3 may refuse, and then stage 1 is started
 // again, the other way).
-type queuePlan func(born bool) ([]byte, error)
+type queuePlan func(born bool) (*initplan.Plan, error)
+
+// planFrame is the plan as the init reads it: one MSG_BOOTSTRAP frame.
+func planFrame(plan *initplan.Plan) ([]byte, error) {
+	payload, err := initplan.Encode(plan)
+	if err != nil {
+		return nil, err
+	}
+	return initplan.Frame(initplan.MsgBootstrap, payload), nil
+}
 
 // InitError is a failure the init reported: which step, what it did,
 // and the errno.
@@ -185,7 +194,11 @@ func (q *queued) write(parentEnd int, queue queuePlan, born bool) error {
 	if queue == nil {
 		return nil
 	}
-	frame, err := queue(born)
+	plan, err := queue(born)
+	if err != nil {
+		return err
+	}
+	frame, err := planFrame(plan)
 	if err != nil {
 		return err
 	}
@@ -206,8 +219,11 @@ func (q *queued) takeBack(childEnd int) error {
 	buf := make([]byte, q.written)
 	for got := 0; got < len(buf); {
 		n, err := unix.Read(childEnd, buf[got:])
-		if err != nil || n == 0 {
-			return fmt.Errorf("take back the init plan: %v", err)
+		if err == nil && n == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return fmt.Errorf("take back the init plan: %w", err)
 		}
 		got += n
 	}
@@ -241,11 +257,10 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 	defer p.closeConn()
 	frame := p.unsent
 	if !p.queued {
-		payload, err := initplan.Encode(plan)
-		if err != nil {
+		var err error
+		if frame, err = planFrame(plan); err != nil {
 			return err
 		}
-		frame = initplan.Frame(initplan.MsgBootstrap, payload)
 	}
 	if len(frame) > 0 {
 		if _, err := p.conn.Write(frame); err != nil {

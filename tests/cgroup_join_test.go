@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,13 +124,7 @@ func TestCgroupV1SelfJoin(t *testing.T) {
 // cgroup and queues the other one. The init and the exec'd process
 // still end up in every cgroup of the container, under its limits.
 func TestCloneIntoCgroupRefused(t *testing.T) {
-	requireSetup(t)
-	if len(runtimeWrapper()) > 0 {
-		t.Skip("this run is already wrapped (SKIFF_WRAPPER)")
-	}
-	if runtime.GOARCH != "amd64" {
-		t.Skip("contrib/noopenat2 filters the x86-64 syscall ABI only")
-	}
+	requireNoOpenat2(t)
 	if !runtimeIsSkiff() {
 		t.Skip("reads skiff's --debug trace")
 	}

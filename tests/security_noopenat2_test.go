@@ -64,7 +64,10 @@ func buildNoOpenat2(t *testing.T) string {
 	return out
 }
 
-func TestNoOpenat2(t *testing.T) {
+// requireNoOpenat2 skips a test that runs skiff under contrib/noopenat2
+// where it cannot: in a run already wrapped, or off x86-64.
+func requireNoOpenat2(t *testing.T) {
+	t.Helper()
 	requireSetup(t)
 	if len(runtimeWrapper()) > 0 {
 		t.Skip("this run is already wrapped (SKIFF_WRAPPER)")
@@ -72,6 +75,10 @@ func TestNoOpenat2(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("contrib/noopenat2 filters the x86-64 syscall ABI only")
 	}
+}
+
+func TestNoOpenat2(t *testing.T) {
+	requireNoOpenat2(t)
 	wrapper := buildNoOpenat2(t)
 	t.Run("fallback-taken", func(t *testing.T) { checkFallbackTaken(t, wrapper) })
 	t.Run("rerun", func(t *testing.T) { rerunWrapped(t, wrapper) })

@@ -304,26 +304,27 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 // writeDeviceRulesInOrder applies v1 device rules one by one, as given:
 // one write each to devices.allow or devices.deny, each file opened once
 // (an open of a cgroup file costs more than the write).
-func writeDeviceRulesInOrder(dir string, rules []*devices.Rule) (err error) {
-	var allow, deny *os.File
+func writeDeviceRulesInOrder(dir string, rules []*devices.Rule) error {
+	files := map[string]*os.File{}
 	defer func() {
-		for _, f := range []*os.File{allow, deny} {
-			if f != nil {
-				f.Close()
-			}
+		for _, f := range files {
+			f.Close()
 		}
 	}()
 	for _, r := range rules {
-		f, name := &deny, "devices.deny"
+		name := "devices.deny"
 		if r.Allow {
-			f, name = &allow, "devices.allow"
+			name = "devices.allow"
 		}
-		if *f == nil {
-			if *f, err = cgroups.OpenFile(dir, name, unix.O_WRONLY); err != nil {
+		f := files[name]
+		if f == nil {
+			var err error
+			if f, err = cgroups.OpenFile(dir, name, unix.O_WRONLY); err != nil {
 				return err
 			}
+			files[name] = f
 		}
-		if _, err := (*f).WriteString(r.CgroupString()); err != nil {
+		if _, err := f.WriteString(r.CgroupString()); err != nil {
 			return fmt.Errorf("failed to write %q to %s: %w", r.CgroupString(), filepath.Join(dir, name), err)
 		}
 	}

@@ -92,15 +92,14 @@ void skiff_start_mask(int argc, char **argv)
  * process, and CHLD, caught only to reap orphans) never reach the
  * signalfd. os/signal would catch them with a hand-off to the runtime's
  * signal thread for each, some 20 context switches and 0.4 ms of CPU per
- * run; skiff_catch_signals gives
- * them a handler that writes the signal's number, one byte, to a pipe
- * that libcontainer/signals reads beside the signalfd. The pipe is
- * non-blocking: when it is full, a signal is dropped, as os/signal
- * drops what its buffer cannot take. The handler runs on the Go
- * thread's signal stack (SA_ONSTACK, as Go requires of C handlers), and
- * a child gets the default action back: Go resets the signals it
- * installed handlers for in a forked child, skiff_spawn resets every
- * signal, and execve resets any handler.
+ * run; skiff_catch_signals gives them a handler that writes the
+ * signal's number, one byte, to a pipe that libcontainer/signals reads
+ * beside the signalfd. The pipe is non-blocking: when it is full, a
+ * signal is dropped, as os/signal drops what its buffer cannot take.
+ * The handler runs on the Go thread's signal stack (SA_ONSTACK, as Go
+ * requires of C handlers), and a child gets the default action back:
+ * Go resets the signals it installed handlers for in a forked child,
+ * skiff_spawn resets every signal, and execve resets any handler.
  */
 static int caught_fd = -1;
 

@@ -110,8 +110,9 @@ func (f *Forwarder) ReapOrphans() {
 
 // Forward relays signals to the init process pid, known by pidfd,
 // until it exits, reaping any other process that ends up as skiff's
-// child meanwhile where ReapOrphans asked for it. It returns the init's exit status as a shell reports
-// it: the exit code, or 128+signal if a signal killed it.
+// child meanwhile where ReapOrphans asked for it. It returns the init's
+// exit status as a shell reports it: the exit code, or 128+signal if a
+// signal killed it.
 func (f *Forwarder) Forward(pid, pidfd int) (int, error) {
 	<-f.ready
 	exited := make(chan error, 1)
