@@ -92,6 +92,21 @@ func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File, queue queu
 	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr, queue)
 }
 
+// inheritedFd is fd when skiff inherited it from its caller, else -1,
+// which leaves it closed in the child. An fd that survived the execve
+// that started skiff is not close-on-exec, and every fd skiff opens
+// itself is (its signalfd, pipes, the userfaultfd of
+// nsenter/faultaround.c): a preserved fd that is close-on-exec was not
+// given by the caller, and what skiff opened in that gap must not reach
+// the container.
+func inheritedFd(fd int) uintptr {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil || flags&unix.FD_CLOEXEC != 0 {
+		return ^uintptr(0)
+	}
+	return uintptr(fd)
+}
+
 // startInitWithStdio is startInit with other stdio.
 func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File, queue queuePlan) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -120,7 +135,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	files := make([]uintptr, 0, 3+preserveFDs+len(extra)+2)
 	files = append(files, stdin.Fd(), stdout.Fd(), stderr.Fd())
 	for i := 0; i < preserveFDs; i++ {
-		files = append(files, uintptr(3+i))
+		files = append(files, inheritedFd(3+i))
 	}
 	for _, f := range extra {
 		files = append(files, f.Fd())

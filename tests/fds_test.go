@@ -3,7 +3,10 @@ package tests
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestNoFDLeakRun(t *testing.T) {
@@ -63,6 +66,41 @@ func TestPreserveFDs(t *testing.T) {
 				if len(f.Fds) == 5 && f.Fds[3+i].Target != target {
 					t.Errorf("fd %d is %q, want %q", 3+i, f.Fds[3+i].Target, target)
 				}
+			}
+		})
+	}
+}
+
+// --preserve-fds N passes fds 3..3+N-1 as skiff's caller gave them. Where
+// the caller left one of them closed, the container gets it closed too,
+// not whatever skiff opened for itself at that number (its signalfd,
+// its userfaultfd, a pipe): runc passes its own fds there.
+func TestPreserveFDsOnlyTheCallers(t *testing.T) {
+	if !runtimeIsSkiff() {
+		t.Skip("runc passes its own fds in the gaps")
+	}
+	for _, cmd := range []string{"run", "exec"} {
+		t.Run(cmd, func(t *testing.T) {
+			r, _ := mustPipe(t)
+			target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(r.Fd())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res result
+			if cmd == "run" {
+				c := newCtr(t, func(s *specs.Spec) { s.Process.Args = []string{"/probe", "json"} })
+				res = c.runWith(runOpts{extraFiles: []*os.File{r}}, "run", "--preserve-fds", "3", "--bundle", c.Bundle, c.ID)
+			} else {
+				c := runningCtr(t, nil)
+				res = c.runWith(runOpts{extraFiles: []*os.File{r}}, "exec", "--preserve-fds", "3", c.ID, "/probe", "json")
+			}
+			if res.Code != 0 {
+				t.Fatalf("%s", res)
+			}
+			f := parseFacts(t, res)
+			checkFDs(t, f, 4)
+			if len(f.Fds) == 4 && f.Fds[3].Target != target {
+				t.Errorf("fd 3 is %q, want the caller's %q", f.Fds[3].Target, target)
 			}
 		})
 	}
