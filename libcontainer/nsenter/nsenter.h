@@ -64,6 +64,13 @@ void skiff_raise_timerslack(void);
 void skiff_timerslack_caller(void);
 void skiff_timerslack_raised(void);
 
+/* signals.c */
+const char *skiff_command_of(int argc, char **argv);
+void skiff_start_mask(const char *cmd);
+
+/* faultaround.c */
+void skiff_no_fault_around(void);
+
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
 int open_beneath_root(int rootfd, const char *path, int flags, uint64_t resolve);

@@ -473,7 +473,6 @@ static int initial_args(char ***argv)
 }
 #endif
 
-void skiff_start_mask(int argc, char **argv); /* signals.c */
 
 /*
  * glibc passes (argc, argv, envp) to constructors. This runs in every
@@ -485,9 +484,13 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 #ifndef __GLIBC__
 	argc = initial_args(&argv);
 #endif
-	skiff_start_mask(argc, argv);
+	const char *cmd = skiff_command_of(argc, argv);
+	skiff_start_mask(cmd);
 	if (argc != 3 || strcmp(argv[1], "init") != 0) {
 		skiff_raise_timerslack();
+		/* The commands that live as long as a container does. */
+		if (cmd != NULL && (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0))
+			skiff_no_fault_around();
 		return;
 	}
 	time_start();

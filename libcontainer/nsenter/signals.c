@@ -56,7 +56,7 @@ static int flag_takes_value(const char *a)
 }
 
 /* The command word: the first argument that is not a global flag. */
-static const char *command_of(int argc, char **argv)
+const char *skiff_command_of(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] != '-')
@@ -69,9 +69,8 @@ static const char *command_of(int argc, char **argv)
 	return NULL;
 }
 
-void skiff_start_mask(int argc, char **argv)
+void skiff_start_mask(const char *cmd)
 {
-	const char *cmd = command_of(argc, argv);
 	if (cmd == NULL)
 		return;
 	if (strcmp(cmd, "init") == 0) {
