@@ -473,7 +473,6 @@ static int initial_args(char ***argv)
 }
 #endif
 
-
 /*
  * glibc passes (argc, argv, envp) to constructors. This runs in every
  * skiff process, so it must cost nothing unless argv says "init".
