@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
 
@@ -28,6 +29,8 @@ information is displayed once every 5 seconds.`,
 		&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
 	},
 	Action: func(ctx *cli.Context) error {
+		// Start-up is over: what only it needed leaves skiff's mappings.
+		nsenter.DropStartupPages()
 		if err := checkArgs(ctx, 1, exactArgs); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 	"github.com/skiff-runtime/skiff/libcontainer/signals"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 )
@@ -54,6 +55,8 @@ your host.`,
 // waits for its init, passing on the signals skiff receives, and
 // returns its exit status.
 func runContainer(ctx *cli.Context, id string) (int, error) {
+	// Start-up is over: what only it needed leaves skiff's mappings.
+	nsenter.DropStartupPages()
 	detach := ctx.Bool("detach")
 	if !detach && ctx.String("console-socket") != "" {
 		// runc's rule and text: a foreground run relays the terminal itself.

@@ -34,6 +34,17 @@
  * vm.unprivileged_userfaultfd without CAP_SYS_PTRACE: the flag
  * UFFD_USER_MODE_ONLY is what unprivileged users may have) or lacks
  * asynchronous write-protect, nothing changes.
+ *
+ * Then, as the command itself starts, skiff drops from its mappings
+ * what the Go runtime's start-up, the packages' initialisation and the
+ * parsing of the command line touched (skiff_drop_startup_pages): the
+ * pages of its text and of its function tables (.gopclntab, which the
+ * runtime checks end to end at start-up). What the command needs of
+ * them again comes back a page at a time, from the page cache. Of the
+ * ~310 such pages resident by then, ~150 are not touched again: a
+ * foreground `run` peaks ~900 KiB lower (4.4 -> 3.5 MiB) for ~200 more
+ * page faults (~0.15 ms). Read-only data stays: most of what start-up
+ * touches there (type descriptors, strings) is touched again.
  */
 #define _GNU_SOURCE
 #include <link.h>
@@ -41,6 +52,8 @@
 #include <linux/userfaultfd.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,6 +65,72 @@
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
+
+struct range {
+	unsigned long start, end;
+};
+
+/* What skiff_drop_startup_pages drops: the text segment and .gopclntab. */
+#define MAX_STARTUP_RANGES 4
+static struct range startup_ranges[MAX_STARTUP_RANGES];
+static int n_startup_ranges;
+
+static void add_startup_range(unsigned long start, unsigned long end, unsigned long mask)
+{
+	/* Only whole pages that lie inside [start, end): a page shared with
+	 * other data would be dropped for nothing. */
+	start = (start + mask) & ~mask;
+	end &= ~mask;
+	if (start < end && n_startup_ranges < MAX_STARTUP_RANGES) {
+		startup_ranges[n_startup_ranges].start = start;
+		startup_ranges[n_startup_ranges].end = end;
+		n_startup_ranges++;
+	}
+}
+
+/*
+ * The address range of .gopclntab, from the section headers of skiff's
+ * own file (they are not loaded). -1 when it cannot be found: nothing of
+ * it is dropped then.
+ */
+static int pclntab_range(unsigned long bias, unsigned long *start, unsigned long *end)
+{
+	static const char name[] = ".gopclntab";
+	int ret = -1;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) sh[64];
+	char names[1024];
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 ||
+	    eh.e_shnum > sizeof(sh) / sizeof(sh[0]) || eh.e_shstrndx >= eh.e_shnum)
+		goto out;
+	ssize_t shsize = (ssize_t)(eh.e_shnum * sizeof(ElfW(Shdr)));
+	if (pread(fd, sh, (size_t)shsize, (off_t)eh.e_shoff) != shsize)
+		goto out;
+	const ElfW(Shdr) *strtab = &sh[eh.e_shstrndx];
+	size_t nlen = strtab->sh_size < sizeof(names) ? strtab->sh_size : sizeof(names);
+	ssize_t got = pread(fd, names, nlen, (off_t)strtab->sh_offset);
+	if (got <= 0)
+		goto out;
+	for (int i = 0; i < eh.e_shnum; i++) {
+		if (sh[i].sh_name + sizeof(name) > (size_t)got ||
+		    memcmp(names + sh[i].sh_name, name, sizeof(name)) != 0)
+			continue;
+		if ((sh[i].sh_flags & SHF_ALLOC) == 0 || sh[i].sh_size == 0)
+			break;
+		*start = bias + sh[i].sh_addr;
+		*end = bias + sh[i].sh_addr + sh[i].sh_size;
+		ret = 0;
+		break;
+	}
+out:
+	close(fd);
+	return ret;
+}
 
 static int register_range(int fd, unsigned long start, unsigned long end)
 {
@@ -93,15 +172,45 @@ void skiff_no_fault_around(void)
 		return;
 	}
 	int registered = 0;
+	struct range read_only[8];
 	unsigned long mask = (unsigned long)page - 1;
 	for (unsigned long i = 0; i < phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & PF_W) || ph[i].p_memsz == 0)
 			continue;
 		unsigned long start = (bias + ph[i].p_vaddr) & ~mask;
 		unsigned long end = (bias + ph[i].p_vaddr + ph[i].p_memsz + mask) & ~mask;
-		if (register_range(fd, start, end) == 0)
+		if (register_range(fd, start, end) == 0) {
+			if (registered < (int)(sizeof(read_only) / sizeof(read_only[0])))
+				read_only[registered] = (struct range){ start, end };
 			registered++;
+			if (ph[i].p_flags & PF_X)
+				add_startup_range(start, end, mask);
+		}
 	}
-	if (registered == 0)
+	if (registered == 0) {
 		close(fd);
+		n_startup_ranges = 0;
+		return;
+	}
+	/* Dropping written pages would lose what was written: .gopclntab
+	 * counts only if it lies in a read-only segment. */
+	unsigned long pcstart, pcend;
+	if (pclntab_range(bias, &pcstart, &pcend) == 0)
+		for (int i = 0; i < registered && i < (int)(sizeof(read_only) / sizeof(read_only[0])); i++)
+			if (read_only[i].start <= pcstart && pcend <= read_only[i].end)
+				add_startup_range(pcstart, pcend, mask);
+}
+
+/*
+ * Called by the commands that registered the binary (run and events,
+ * Go's nsenter.DropStartupPages) as they start. Drops nothing where
+ * skiff_no_fault_around did not register it: with fault-around, what is
+ * dropped would come back 64 KiB at a time.
+ */
+void skiff_drop_startup_pages(void)
+{
+	for (int i = 0; i < n_startup_ranges; i++)
+		madvise((void *)startup_ranges[i].start,
+			startup_ranges[i].end - startup_ranges[i].start, MADV_DONTNEED);
+	n_startup_ranges = 0;
 }

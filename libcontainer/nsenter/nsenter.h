@@ -70,6 +70,7 @@ void skiff_start_mask(const char *cmd);
 
 /* faultaround.c */
 void skiff_no_fault_around(void);
+void skiff_drop_startup_pages(void);
 
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);
