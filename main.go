@@ -13,14 +13,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/moby/sys/userns"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
-	// The C stage that runs `skiff init` before the Go runtime starts.
-	_ "github.com/skiff-runtime/skiff/libcontainer/nsenter"
+	// The C stage: `skiff init`, and what runs before the Go runtime starts.
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 )
 
 const (
@@ -44,6 +45,9 @@ value for "bundle" is the current directory.`
 )
 
 func main() {
+	// Before anything else: the runtime started on one CPU so that it
+	// made one P (libcontainer/nsenter/maxprocs.c).
+	nsenter.RestoreAffinity()
 	// A command runs for milliseconds and allocates little: collecting
 	// garbage would only cost time. The limit keeps a huge `list` sane.
 	debug.SetGCPercent(-1)
@@ -87,6 +91,7 @@ func main() {
 			if err := logs.Setup(ctx.String("log"), ctx.String("log-format"), ctx.Bool("debug")); err != nil {
 				return err
 			}
+			logs.Debugf("go runtime: GOMAXPROCS %d", runtime.GOMAXPROCS(0))
 			return parseRootless(ctx.String("rootless"))
 		},
 		// runc's StringSlice flags (urfave/cli v1) take each value whole:

@@ -68,6 +68,10 @@ void skiff_timerslack_raised(void);
 const char *skiff_command_of(int argc, char **argv);
 void skiff_start_mask(const char *cmd);
 
+/* maxprocs.c */
+void skiff_narrow_affinity(const char *cmd);
+void skiff_restore_affinity(void);
+
 /* faultaround.c */
 void skiff_no_fault_around(void);
 void skiff_drop_startup_pages(void);

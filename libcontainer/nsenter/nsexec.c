@@ -487,6 +487,7 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 	skiff_start_mask(cmd);
 	if (argc != 3 || strcmp(argv[1], "init") != 0) {
 		skiff_raise_timerslack();
+		skiff_narrow_affinity(cmd);
 		/* The commands that live as long as a container does. */
 		if (cmd != NULL && (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0))
 			skiff_no_fault_around();
