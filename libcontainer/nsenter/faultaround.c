@@ -1,6 +1,6 @@
 /*
- * faultaround.c: skiff's own binary is mapped a page at a time, as it is
- * touched, rather than 64 KiB (and more) at a time.
+ * faultaround.c: most of skiff's own binary is mapped a page at a time,
+ * as it is touched, rather than 64 KiB (and more) at a time.
  *
  * On a read fault in a file mapping, the kernel maps not only the page
  * touched but every page of the file's page cache around it ("fault-
@@ -18,12 +18,22 @@
  * itself, and skiff's text and rodata are never written anyway. So
  * before the Go runtime starts, skiff registers the read-only segments
  * of its own executable and keeps the fd open (closing it unregisters
- * them). A `run` then maps ~3 MiB less.
+ * them). Two parts keep fault-around: the Go runtime's own text and the
+ * read-only data ahead of .gopclntab (type descriptors, strings, 1 MiB),
+ * of which start-up touches most pages anyway; there fault-around saves
+ * ~350 faults for ~600 KiB.
  *
- * It costs ~600 more page faults, 0.3-0.5 ms of CPU per command here,
- * up to a fifth of a `start`. So only the commands that stay alive as
- * long as a container does, a foreground `run` and `events`, do it; the
- * others exit within milliseconds.
+ * Then, as the command itself starts, skiff drops from its mappings
+ * what the Go runtime's start-up, the packages' initialisation and the
+ * parsing of the command line touched of the rest of its text and of its
+ * function tables (.gopclntab, which the runtime checks end to end at
+ * start-up): skiff_drop_startup_pages. What the command needs of them
+ * again comes back a page at a time, from the page cache.
+ *
+ * A foreground `run` of /bin/true peaks at ~3.7 MiB instead of ~7.3 MiB,
+ * for ~500 more page faults, ~0.4 ms of CPU here. Only the commands that
+ * stay alive as long as a container does, a foreground `run` and
+ * `events`, do it; the others exit within milliseconds.
  *
  * The fd gives whoever holds it power over skiff's memory: it is
  * close-on-exec and never one of fds 0-2 (which skiff passes on as the
@@ -34,17 +44,6 @@
  * vm.unprivileged_userfaultfd without CAP_SYS_PTRACE: the flag
  * UFFD_USER_MODE_ONLY is what unprivileged users may have) or lacks
  * asynchronous write-protect, nothing changes.
- *
- * Then, as the command itself starts, skiff drops from its mappings
- * what the Go runtime's start-up, the packages' initialisation and the
- * parsing of the command line touched (skiff_drop_startup_pages): the
- * pages of its text and of its function tables (.gopclntab, which the
- * runtime checks end to end at start-up). What the command needs of
- * them again comes back a page at a time, from the page cache. Of the
- * ~310 such pages resident by then, ~150 are not touched again: a
- * foreground `run` peaks ~900 KiB lower (4.4 -> 3.5 MiB) for ~200 more
- * page faults (~0.15 ms). Read-only data stays: most of what start-up
- * touches there (type descriptors, strings) is touched again.
  */
 #define _GNU_SOURCE
 #include <link.h>
@@ -171,34 +170,45 @@ void skiff_no_fault_around(void)
 		close(fd);
 		return;
 	}
-	int registered = 0;
-	struct range read_only[8];
 	unsigned long mask = (unsigned long)page - 1;
+	/*
+	 * Where start-up touches most pages anyway, fault-around costs
+	 * little memory and saves faults: the Go runtime's own text, laid
+	 * out first and reaching to its entry point, main (rt0), and the
+	 * read-only data ahead of .gopclntab (type descriptors, strings).
+	 * Those stay with the kernel's default, if they look as expected:
+	 * the runtime within the first quarter of the text, .gopclntab in
+	 * a read-only segment.
+	 */
+	extern int main(int, char **, char **);
+	unsigned long runtime_end = ((unsigned long)&main + mask) & ~mask;
+	unsigned long pcstart = 0, pcend = 0;
+	if (pclntab_range(bias, &pcstart, &pcend) < 0)
+		pcstart = pcend = 0;
+	int registered = 0;
 	for (unsigned long i = 0; i < phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & PF_W) || ph[i].p_memsz == 0)
 			continue;
 		unsigned long start = (bias + ph[i].p_vaddr) & ~mask;
 		unsigned long end = (bias + ph[i].p_vaddr + ph[i].p_memsz + mask) & ~mask;
-		if (register_range(fd, start, end) == 0) {
-			if (registered < (int)(sizeof(read_only) / sizeof(read_only[0])))
-				read_only[registered] = (struct range){ start, end };
-			registered++;
-			if (ph[i].p_flags & PF_X)
-				add_startup_range(start, end, mask);
-		}
+		int text = (ph[i].p_flags & PF_X) != 0;
+		int has_pclntab = pcstart != 0 && start <= pcstart && pcend <= end;
+		if (text && start < runtime_end && runtime_end < start + (end - start) / 4)
+			start = runtime_end;
+		else if (!text && has_pclntab)
+			start = pcstart & ~mask;
+		if (register_range(fd, start, end) < 0)
+			continue;
+		registered++;
+		if (text)
+			add_startup_range(start, end, mask);
+		else if (has_pclntab)
+			add_startup_range(pcstart, pcend, mask);
 	}
 	if (registered == 0) {
 		close(fd);
 		n_startup_ranges = 0;
-		return;
 	}
-	/* Dropping written pages would lose what was written: .gopclntab
-	 * counts only if it lies in a read-only segment. */
-	unsigned long pcstart, pcend;
-	if (pclntab_range(bias, &pcstart, &pcend) == 0)
-		for (int i = 0; i < registered && i < (int)(sizeof(read_only) / sizeof(read_only[0])); i++)
-			if (read_only[i].start <= pcstart && pcend <= read_only[i].end)
-				add_startup_range(pcstart, pcend, mask);
 }
 
 /*
