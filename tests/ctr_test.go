@@ -47,6 +47,22 @@ type ociState struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
+// newCtrWithHook makes a container whose process is the shell script
+// process and whose createRuntime hook runs the shell script hook with
+// its standard output in a file in dir, whose path it returns.
+func newCtrWithHook(t *testing.T, dir, process, hook string) (*ctr, string) {
+	t.Helper()
+	hookOut := filepath.Join(dir, "hook")
+	c := newCtr(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", process}
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
+			Path: "/bin/sh",
+			Args: []string{"sh", "-c", "{ " + hook + "; } > " + hookOut},
+		}}}
+	})
+	return c, hookOut
+}
+
 func newCtr(t *testing.T, mutate func(*specs.Spec)) *ctr {
 	t.Helper()
 	return newCtrIn(t, "", mutate)

@@ -3,12 +3,9 @@ package tests
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // cpusPrinter prints the CPUs it may run on, then waits for TERM.
@@ -80,14 +77,7 @@ func TestAffinityIsTheCallers(t *testing.T) {
 	requireCPUs(t)
 	caller := cpusAllowed(t, "self")
 	dir := t.TempDir()
-	hookOut := filepath.Join(dir, "hook")
-	c := newCtr(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", cpusPrinter}
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
-			Path: "/bin/sh",
-			Args: []string{"sh", "-c", "grep Cpus_allowed_list /proc/self/status | cut -f2 | sed s/^/cpus=/ > " + hookOut},
-		}}}
-	})
+	c, hookOut := newCtrWithHook(t, dir, cpusPrinter, "grep Cpus_allowed_list /proc/self/status | cut -f2 | sed s/^/cpus=/")
 	run, runOut, cancelRun := startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
 	defer cancelRun()
 	if got := cpusLine(t, waitOutput(t, runOut, "ready")); got != caller {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,14 +101,7 @@ func relayAndExit(t *testing.T, cmd *exec.Cmd, out string) {
 // nothing it blocks for that reaches the container's process or a hook.
 func TestRunRelaysSignals(t *testing.T) {
 	dir := t.TempDir()
-	hookOut := filepath.Join(dir, "hook")
-	c := newCtr(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", trapper}
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
-			Path: "/bin/sh",
-			Args: []string{"sh", "-c", "grep SigBlk /proc/self/status > " + hookOut},
-		}}}
-	})
+	c, hookOut := newCtrWithHook(t, dir, trapper, "grep SigBlk /proc/self/status")
 	cmd, out, cancel := startForeground(t, c, dir, "run", "--bundle", c.Bundle, c.ID)
 	defer cancel()
 	sigBlkZero(t, waitOutput(t, out, "ready"), "the container's process")

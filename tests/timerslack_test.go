@@ -3,13 +3,11 @@ package tests
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,14 +58,7 @@ func slackOf(t *testing.T, out string) int {
 // get the slack of skiff's caller, as they would from runc.
 func TestTimerSlackIsTheCallers(t *testing.T) {
 	dir := t.TempDir()
-	hookOut := filepath.Join(dir, "hook")
-	c := newCtr(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", slackPrinter}
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
-			Path: "/bin/sh",
-			Args: []string{"sh", "-c", "echo slack=$(cat /proc/self/timerslack_ns) > " + hookOut},
-		}}}
-	})
+	c, hookOut := newCtrWithHook(t, dir, slackPrinter, "echo slack=$(cat /proc/self/timerslack_ns)")
 	var run *exec.Cmd
 	var runOut string
 	var cancelRun context.CancelFunc
