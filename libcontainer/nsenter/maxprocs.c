@@ -66,11 +66,12 @@ void skiff_narrow_affinity(const char *cmd)
 		affinity_narrowed = 1;
 }
 
-/* Gives thread tid the caller's mask; 1 if it had another one. */
-static int restore_thread(pid_t tid)
+/* Gives thread tid the caller's mask; 1 if it had another one. Unless
+ * check, the thread is known to have the narrow mask. */
+static int restore_thread(pid_t tid, int check)
 {
 	cpu_set_t now;
-	if (sched_getaffinity(tid, sizeof(now), &now) == 0 && CPU_EQUAL(&now, &caller_affinity))
+	if (check && sched_getaffinity(tid, sizeof(now), &now) == 0 && CPU_EQUAL(&now, &caller_affinity))
 		return 0;
 	if (sched_setaffinity(tid, sizeof(caller_affinity), &caller_affinity) < 0) {
 		/* The caller's CPUs are no longer allowed (its cpuset changed
@@ -87,13 +88,14 @@ void skiff_restore_affinity(void)
 	if (!affinity_narrowed)
 		return;
 	affinity_narrowed = 0;
-	/* A thread the runtime starts while a pass runs may inherit the
-	 * narrow mask from one not restored yet: pass again until a pass
-	 * finds every thread with the caller's mask. */
+	/* Every thread so far has the narrow mask. A thread the runtime
+	 * starts while a pass runs may inherit it from one not restored
+	 * yet: pass again until a pass finds every thread with the
+	 * caller's mask. */
 	for (int pass = 0; pass < 8; pass++) {
 		DIR *tasks = opendir("/proc/self/task");
 		if (tasks == NULL) {
-			restore_thread(0);
+			restore_thread(0, 0);
 			return;
 		}
 		int restored = 0;
@@ -102,7 +104,7 @@ void skiff_restore_affinity(void)
 			char *end;
 			long tid = strtol(e->d_name, &end, 10);
 			if (*e->d_name != '\0' && *end == '\0' && tid > 0)
-				restored += restore_thread((pid_t)tid);
+				restored += restore_thread((pid_t)tid, pass > 0);
 		}
 		closedir(tasks);
 		if (restored == 0)
