@@ -46,6 +46,7 @@ your host.`,
 		if err != nil {
 			return fmt.Errorf("%s run failed: %w", ctx.App.Name, err)
 		}
+		nsenter.SavePageProfile()
 		os.Exit(status)
 		return nil
 	},

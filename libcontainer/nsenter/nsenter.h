@@ -73,8 +73,18 @@ void skiff_narrow_affinity(const char *cmd);
 void skiff_restore_affinity(void);
 
 /* faultaround.c */
-void skiff_no_fault_around(void);
+struct range {
+	unsigned long start, end;
+};
+void skiff_no_fault_around(int learn_profile);
 void skiff_drop_startup_pages(void);
+
+/* pageprofile.c */
+#define MAX_PROFILE_RANGES 4
+void skiff_page_profile_start(int exe_fd, const struct range *ranges, int n);
+void skiff_page_profile_before_drop(void);
+void skiff_page_profile_after_drop(void);
+void skiff_page_profile_save(void);
 
 /* resolve.c */
 int openat2_or_walk(int dirfd, const char *path, int flags, uint64_t resolve);

@@ -490,7 +490,7 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 		skiff_narrow_affinity(cmd);
 		/* The commands that live as long as a container does. */
 		if (cmd != NULL && (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0))
-			skiff_no_fault_around();
+			skiff_no_fault_around(strcmp(cmd, "run") == 0);
 		return;
 	}
 	time_start();

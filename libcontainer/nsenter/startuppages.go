@@ -2,6 +2,7 @@ package nsenter
 
 /*
 void skiff_drop_startup_pages(void);
+void skiff_page_profile_save(void);
 */
 import "C"
 
@@ -12,3 +13,8 @@ import "C"
 // back a page at a time. Anywhere else it does nothing. Call it as the
 // command's action starts.
 func DropStartupPages() { C.skiff_drop_startup_pages() }
+
+// SavePageProfile saves, in the first `run` of a binary, which pages of
+// it the run touched, so that later runs map them in one go
+// (pageprofile.c). Call it as a `run` that succeeded ends.
+func SavePageProfile() { C.skiff_page_profile_save() }
