@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,23 +42,31 @@ To list containers created using a non-default value for "--root":
 		if err != nil {
 			return err
 		}
+		// One write for the whole list, not one for every cell.
+		out := bufio.NewWriter(os.Stdout)
 		if ctx.Bool("quiet") {
 			for _, c := range list {
-				fmt.Println(c.ID)
+				fmt.Fprintln(out, c.ID)
 			}
-			return nil
+			return out.Flush()
 		}
 		switch ctx.String("format") {
 		case "table":
-			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			w := tabwriter.NewWriter(out, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 			for _, c := range list {
 				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n",
 					c.ID, c.InitProcessPid, c.Status, c.Bundle, c.Created.Format(time.RFC3339Nano), c.Owner)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return out.Flush()
 		case "json":
-			return json.NewEncoder(os.Stdout).Encode(list)
+			if err := json.NewEncoder(out).Encode(list); err != nil {
+				return err
+			}
+			return out.Flush()
 		default:
 			return errors.New("invalid format option")
 		}

@@ -5,6 +5,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -460,18 +461,26 @@ func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 	return nil, errors.New("container has no cgroup to watch")
 }
 
+var errNotFrozen = errors.New("not frozen")
+
 // IsFrozen reads the freezer state of a cgroup given by its path map:
 // the v1 freezer hierarchy if the cgroup has one, else cgroup.freeze of
 // the unified hierarchy. It is cheap enough to call for every container
 // `skiff list` shows.
 func IsFrozen(paths map[string]string) bool {
+	fileIs := func(path, want string) bool {
+		return sysfile.Use(path, func(data []byte) error {
+			if string(bytes.TrimSpace(data)) != want {
+				return errNotFrozen
+			}
+			return nil
+		}) == nil
+	}
 	if p := paths["freezer"]; p != "" {
-		data, err := sysfile.ReadFile(filepath.Join(p, "freezer.state"))
-		return err == nil && strings.TrimSpace(string(data)) == string(cgroups.Frozen)
+		return fileIs(filepath.Join(p, "freezer.state"), string(cgroups.Frozen))
 	}
 	if p := paths[""]; p != "" {
-		data, err := sysfile.ReadFile(filepath.Join(p, "cgroup.freeze"))
-		return err == nil && strings.TrimSpace(string(data)) == "1"
+		return fileIs(filepath.Join(p, "cgroup.freeze"), "1")
 	}
 	return false
 }

@@ -61,11 +61,12 @@ type procStat struct {
 }
 
 func readStat(pid int) (procStat, error) {
-	data, err := sysfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(data)
+	var ps procStat
+	err := sysfile.Use("/proc/"+strconv.Itoa(pid)+"/stat", func(data []byte) (err error) {
+		ps, err = parseStat(data)
+		return err
+	})
+	return ps, err
 }
 
 // parseStat reads /proc/PID/stat. The command name (field 2) is in
@@ -76,15 +77,35 @@ func parseStat(data []byte) (procStat, error) {
 	if i < 0 {
 		return procStat{}, errors.New("malformed /proc/PID/stat: no ')'")
 	}
-	// Fields after the name start with field 3, the state.
-	fields := bytes.Fields(data[i+1:])
-	const startTimeField = 22 - 3
-	if len(fields) <= startTimeField || len(fields[0]) != 1 {
-		return procStat{}, errors.New("malformed /proc/PID/stat: too few fields")
+	// Fields after the name start with field 3, the state; only it and
+	// field 22, the start time, are needed (no slice of every field:
+	// `list` parses one per container).
+	const stateField, startTimeField = 3, 22
+	var state, start []byte
+	rest := data[i+1:]
+	for field := stateField; field <= startTimeField; field++ {
+		rest = bytes.TrimLeft(rest, " \t\n")
+		end := bytes.IndexAny(rest, " \t\n")
+		if end < 0 {
+			end = len(rest)
+		}
+		if end == 0 {
+			return procStat{}, errors.New("malformed /proc/PID/stat: too few fields")
+		}
+		switch field {
+		case stateField:
+			state = rest[:end]
+		case startTimeField:
+			start = rest[:end]
+		}
+		rest = rest[end:]
 	}
-	start, err := strconv.ParseUint(string(fields[startTimeField]), 10, 64)
+	if len(state) != 1 {
+		return procStat{}, errors.New("malformed /proc/PID/stat: state is not one character")
+	}
+	startTime, err := strconv.ParseUint(string(start), 10, 64)
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed /proc/PID/stat start time: %w", err)
 	}
-	return procStat{state: fields[0][0], startTime: start}, nil
+	return procStat{state: state[0], startTime: startTime}, nil
 }

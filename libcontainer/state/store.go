@@ -241,16 +241,14 @@ func loadSummary(root, id string) (*State, error) {
 		return nil, err
 	}
 	path := filepath.Join(Dir(root, id), StateFile)
-	data, err := sysfile.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ErrNotExist
-		}
-		return nil, err
-	}
 	st := new(State)
 	decodeState := func(data []byte, st *State) bool { return jsoncodec.DecodeOwn(data, st) }
-	if err := decodeFile(path, data, st, decodeState); err != nil {
+	// Both decoders copy what they keep of data.
+	err := sysfile.Use(path, func(data []byte) error { return decodeFile(path, data, st, decodeState) })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	if err != nil {
 		return nil, err
 	}
 	return st, nil
