@@ -207,7 +207,7 @@ void skiff_no_fault_around(int learn_profile)
 		close(fd);
 		n_startup_ranges = 0;
 	} else if (exe_fd >= 0 && learn_profile) {
-		skiff_page_profile_start(exe_fd, startup_ranges, n_startup_ranges);
+		skiff_page_profile_start(exe_fd, bias, startup_ranges, n_startup_ranges);
 	}
 	if (exe_fd >= 0)
 		close(exe_fd);

@@ -81,7 +81,7 @@ void skiff_drop_startup_pages(void);
 
 /* pageprofile.c */
 #define MAX_PROFILE_RANGES 4
-void skiff_page_profile_start(int exe_fd, const struct range *ranges, int n);
+void skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *ranges, int n);
 void skiff_page_profile_before_drop(void);
 void skiff_page_profile_after_drop(void);
 void skiff_page_profile_save(void);

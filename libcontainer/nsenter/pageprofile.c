@@ -54,6 +54,8 @@ struct profile_header {
 	char magic[8];
 	uint32_t nranges;
 	uint32_t npages;
+	/* Relative to the load bias, so that a position-independent
+	 * build matches its profile wherever it is loaded. */
 	struct {
 		uint64_t start, end;
 	} ranges[MAX_PROFILE_RANGES];
@@ -66,6 +68,7 @@ enum profile_state { PROFILE_OFF, PROFILE_LOADED, PROFILE_RECORDING };
 static enum profile_state state;
 static struct range ranges[MAX_PROFILE_RANGES];
 static int nranges;
+static unsigned long load_bias;
 static uint32_t npages;
 static long page_size;
 static unsigned char startup_bits[MAX_PROFILE_PAGES / 8];
@@ -138,18 +141,20 @@ static int header_matches(const struct profile_header *h)
 	    h->nranges != (uint32_t)nranges || h->npages != npages)
 		return 0;
 	for (int r = 0; r < nranges; r++)
-		if (h->ranges[r].start != ranges[r].start || h->ranges[r].end != ranges[r].end)
+		if (h->ranges[r].start != ranges[r].start - load_bias ||
+		    h->ranges[r].end != ranges[r].end - load_bias)
 			return 0;
 	return 1;
 }
 
 /*
  * Called by faultaround.c once it has registered the ranges in[0..n) to
- * be mapped a page at a time; exe_fd is skiff's own executable. Loads
+ * be mapped a page at a time; exe_fd is skiff's own executable, loaded
+ * bias bytes above its link addresses (0 for skiff's static build). Loads
  * the profile and maps its start-up pages, or arranges for this run to
  * record one.
  */
-void skiff_page_profile_start(int exe_fd, const struct range *in, int n)
+void skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *in, int n)
 {
 	struct stat exe;
 	page_size = sysconf(_SC_PAGESIZE);
@@ -164,6 +169,7 @@ void skiff_page_profile_start(int exe_fd, const struct range *in, int n)
 		return;
 	nranges = n;
 	npages = (uint32_t)total;
+	load_bias = bias;
 	/* Named as the sealed copy of the binary is (libcontainer/exe.go). */
 	int len = snprintf(profile_path, sizeof(profile_path), PROFILE_DIR "/%llx-%llx-%llx-%llx.%ld",
 			   (unsigned long long)exe.st_dev, (unsigned long long)exe.st_ino,
@@ -284,8 +290,8 @@ void skiff_page_profile_save(void)
 	h.nranges = (uint32_t)nranges;
 	h.npages = npages;
 	for (int r = 0; r < nranges; r++) {
-		h.ranges[r].start = ranges[r].start;
-		h.ranges[r].end = ranges[r].end;
+		h.ranges[r].start = ranges[r].start - load_bias;
+		h.ranges[r].end = ranges[r].end - load_bias;
 	}
 	/* A dot name, which prune_old_profiles leaves to its writer. */
 	char tmp[64];
