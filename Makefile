@@ -53,8 +53,9 @@ endif
 # span's mark bits in the span's last bytes: one more page touched per span
 # in use, though skiff's short commands never collect. The previous
 # collector saves ~20 page faults per command (~1 ms of CPU where a page
-# fault costs 15-20 us); kept only while the toolchain still offers it.
-GO_EXPERIMENT := $(shell GOEXPERIMENT=nogreenteagc $(GO) env GOEXPERIMENT >/dev/null 2>&1 && echo nogreenteagc)
+# fault costs 15-20 us); kept only while the toolchain still offers it
+# (asked only when building: a recursive variable).
+GO_EXPERIMENT = $(shell GOEXPERIMENT=nogreenteagc $(GO) env GOEXPERIMENT >/dev/null 2>&1 && echo nogreenteagc)
 
 build: $(BUILD_DEPS)
 	$(BUILD_ENV) GOEXPERIMENT=$(GO_EXPERIMENT) CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILD_TAGS)" -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o skiff .

@@ -461,20 +461,17 @@ func (noCgroup) NotifyOOM() (<-chan struct{}, error) {
 	return nil, errors.New("container has no cgroup to watch")
 }
 
-var errNotFrozen = errors.New("not frozen")
-
 // IsFrozen reads the freezer state of a cgroup given by its path map:
 // the v1 freezer hierarchy if the cgroup has one, else cgroup.freeze of
 // the unified hierarchy. It is cheap enough to call for every container
 // `skiff list` shows.
 func IsFrozen(paths map[string]string) bool {
-	fileIs := func(path, want string) bool {
-		return sysfile.Use(path, func(data []byte) error {
-			if string(bytes.TrimSpace(data)) != want {
-				return errNotFrozen
-			}
+	fileIs := func(path, want string) (is bool) {
+		_ = sysfile.Use(path, func(data []byte) error {
+			is = string(bytes.TrimSpace(data)) == want
 			return nil
-		}) == nil
+		})
+		return is
 	}
 	if p := paths["freezer"]; p != "" {
 		return fileIs(filepath.Join(p, "freezer.state"), string(cgroups.Frozen))
