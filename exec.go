@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiff-runtime/skiff/libcontainer"
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
+	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
 	"github.com/skiff-runtime/skiff/libcontainer/signals"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
 	"github.com/skiff-runtime/skiff/specconv"
@@ -58,6 +59,7 @@ the flags and with the arguments given.`,
 			// that exited 1.
 			fatalWithCode(fmt.Errorf("exec failed: %w", err), 255)
 		}
+		nsenter.SavePageProfile()
 		os.Exit(status)
 		return nil
 	},

@@ -104,6 +104,7 @@ func main() {
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
 	}
+	nsenter.SavePageProfile()
 }
 
 // defaultRoot is /run/skiff, or $XDG_RUNTIME_DIR/skiff for a user who is

@@ -24,16 +24,7 @@ func TestRunPageProfile(t *testing.T) {
 		t.Skip("skiff's own mappings")
 	}
 	requireAsyncWriteProtect(t)
-	bin := filepath.Join(t.TempDir(), "skiff")
-	if err := copyFile(runtimeBin, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(bin, &st); err != nil {
-		t.Fatal(err)
-	}
-	profile := filepath.Join(pageProfileDir, fmt.Sprintf("%x-%x-%x-%x.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec))
-	t.Cleanup(func() { os.Remove(profile) })
+	bin, profile := freshBinary(t, "run")
 
 	c := newCtr(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
 	// Page faults taken by the run and by what it started (not the
@@ -51,14 +42,7 @@ func TestRunPageProfile(t *testing.T) {
 		}
 		return faults
 	}
-	profileMode := func(what string) os.FileMode {
-		t.Helper()
-		fi, err := os.Lstat(profile)
-		if err != nil {
-			t.Fatalf("%s: no profile: %v", what, err)
-		}
-		return fi.Mode()
-	}
+	profileMode := func(what string) os.FileMode { return profileMode(t, profile, what) }
 
 	learning := runOnce("first run")
 	if m := profileMode("after the first run"); m != 0o600 {
@@ -83,6 +67,68 @@ func TestRunPageProfile(t *testing.T) {
 		t.Errorf("the run with a group-writable profile made %d page faults, a learning run %d: was the profile used?", relearning, learning)
 	}
 	c.checkGone("after the runs")
+}
+
+// The commands that end within milliseconds keep the kernel's
+// fault-around, but have page profiles too: the first `list` of a binary
+// maps it a page at a time and records the pages it read; later ones map
+// those in one go, before the Go runtime starts.
+func TestQuickCommandPageProfile(t *testing.T) {
+	if !runtimeIsSkiff() {
+		t.Skip("skiff's own mappings")
+	}
+	requireAsyncWriteProtect(t)
+	bin, profile := freshBinary(t, "list")
+	root := t.TempDir()
+	listOnce := func(what string) int64 {
+		t.Helper()
+		var out []byte
+		faults := userPageFaults(t, func() error {
+			var err error
+			out, err = exec.Command(bin, "--root", root, "list").CombinedOutput()
+			return err
+		})
+		if faults < 0 {
+			t.Fatalf("%s: %s", what, out)
+		}
+		return faults
+	}
+	learning := listOnce("first list")
+	if m := profileMode(t, profile, "after the first list"); m != 0o600 {
+		t.Errorf("profile %s has mode %v, want -rw-------", profile, m)
+	}
+	profiled := listOnce("second list")
+	t.Logf("page faults: %d learning, %d with the profile", learning, profiled)
+	if profiled*2 > learning {
+		t.Errorf("a list with the profile made %d page faults, the list that learnt it %d: want half at most", profiled, learning)
+	}
+}
+
+// freshBinary copies skiff to a binary no command has run yet and
+// returns it and the path of its page profile for cmd, removed at the
+// end of the test.
+func freshBinary(t *testing.T, cmd string) (bin, profile string) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "skiff")
+	if err := copyFile(runtimeBin, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(bin, &st); err != nil {
+		t.Fatal(err)
+	}
+	profile = filepath.Join(pageProfileDir, fmt.Sprintf("%x-%x-%x-%x.%d.%s", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, cmd))
+	t.Cleanup(func() { os.Remove(profile) })
+	return bin, profile
+}
+
+func profileMode(t *testing.T, profile, what string) os.FileMode {
+	t.Helper()
+	fi, err := os.Lstat(profile)
+	if err != nil {
+		t.Fatalf("%s: no profile: %v", what, err)
+	}
+	return fi.Mode()
 }
 
 // userPageFaults counts the page faults that the processes fn starts take

@@ -36,7 +36,8 @@
  * which pages it touches and maps them in one go (pageprofile.c). Only
  * the commands that stay alive as long as a container does, a
  * foreground `run` and `events`, do any of this; the others exit within
- * milliseconds.
+ * milliseconds and keep fault-around, but map what their profile lists
+ * in one go too (skiff_map_profiled_pages).
  *
  * The fd gives whoever holds it power over skiff's memory: it is
  * close-on-exec and never one of fds 0-2 (which skiff passes on as the
@@ -137,37 +138,59 @@ static int register_range(int fd, unsigned long start, unsigned long end)
 	return ioctl(fd, UFFDIO_REGISTER, &reg);
 }
 
-void skiff_no_fault_around(int learn_profile)
+/*
+ * A userfaultfd for asynchronous write-protect tracking, never one of
+ * fds 0-2; -1 if the kernel has none or refuses it. It is never closed:
+ * closing it would unregister the ranges.
+ */
+static int wp_async_uffd(void)
 {
-	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
-	unsigned long phnum = getauxval(AT_PHNUM);
-	long page = sysconf(_SC_PAGESIZE);
-	if (ph == NULL || phnum == 0 || page <= 0)
-		return;
-	/* The load bias: 0 for skiff's static non-PIE build. */
-	unsigned long bias = 0;
-	for (unsigned long i = 0; i < phnum; i++)
-		if (ph[i].p_type == PT_PHDR)
-			bias = (unsigned long)ph - ph[i].p_vaddr;
-
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	if (fd < 0)
-		return;
+		return -1;
 	if (fd < 3) {
 		/* Fds 0-2 were closed by skiff's caller and are passed on as
 		 * the container's stdio: keep them closed. */
 		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		close(fd);
 		if (high < 0)
-			return;
+			return -1;
 		fd = high;
 	}
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		close(fd);
-		return;
+		return -1;
 	}
-	unsigned long mask = (unsigned long)page - 1;
+	return fd;
+}
+
+/* skiff's program headers and its load bias (0 for its static non-PIE
+ * build); -1 if the auxiliary vector has none. */
+static int own_program_headers(const ElfW(Phdr) **ph, unsigned long *phnum, unsigned long *bias, unsigned long *mask)
+{
+	*ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	*phnum = getauxval(AT_PHNUM);
+	long page = sysconf(_SC_PAGESIZE);
+	if (*ph == NULL || *phnum == 0 || page <= 0)
+		return -1;
+	*mask = (unsigned long)page - 1;
+	*bias = 0;
+	for (unsigned long i = 0; i < *phnum; i++)
+		if ((*ph)[i].p_type == PT_PHDR)
+			*bias = (unsigned long)*ph - (*ph)[i].p_vaddr;
+	return 0;
+}
+
+void skiff_no_fault_around(int learn_profile)
+{
+	const ElfW(Phdr) *ph;
+	unsigned long phnum, bias, mask;
+	if (own_program_headers(&ph, &phnum, &bias, &mask) < 0)
+		return;
+	int fd = wp_async_uffd();
+	if (fd < 0)
+		return;
 	/*
 	 * Where start-up touches most pages anyway, fault-around costs
 	 * little memory and saves faults: the Go runtime's own text, laid
@@ -207,10 +230,54 @@ void skiff_no_fault_around(int learn_profile)
 		close(fd);
 		n_startup_ranges = 0;
 	} else if (exe_fd >= 0 && learn_profile) {
-		skiff_page_profile_start(exe_fd, bias, startup_ranges, n_startup_ranges);
+		skiff_page_profile_start(exe_fd, bias, startup_ranges, n_startup_ranges, "run", 0);
 	}
 	if (exe_fd >= 0)
 		close(exe_fd);
+}
+
+/*
+ * The commands that end within milliseconds keep fault-around: their
+ * RSS matters little. But most of what they touch of skiff's binary
+ * comes from a fault each, ~80 of them, which costs ~1 ms where page
+ * tables are virtualised in software. With a profile, all their pages
+ * are mapped before the Go runtime starts; the run that learns it maps
+ * the read-only segments a page at a time, so that the profile holds
+ * only the pages the command read.
+ */
+void skiff_map_profiled_pages(const char *cmd)
+{
+	const ElfW(Phdr) *ph;
+	unsigned long phnum, bias, mask;
+	if (own_program_headers(&ph, &phnum, &bias, &mask) < 0)
+		return;
+	struct range segments[MAX_PROFILE_RANGES];
+	int n = 0;
+	for (unsigned long i = 0; i < phnum && n < MAX_PROFILE_RANGES; i++) {
+		if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & PF_W) || ph[i].p_memsz == 0)
+			continue;
+		segments[n].start = (bias + ph[i].p_vaddr) & ~mask;
+		segments[n].end = (bias + ph[i].p_vaddr + ph[i].p_memsz + mask) & ~mask;
+		n++;
+	}
+	int exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (exe_fd < 0)
+		return;
+	if (skiff_page_profile_start(exe_fd, bias, segments, n, cmd, 1) == PROFILE_RECORDING) {
+		/* The fd stays open as long as the command runs. */
+		int fd = wp_async_uffd();
+		int registered = 0;
+		for (int i = 0; fd >= 0 && i < n; i++)
+			registered += register_range(fd, segments[i].start, segments[i].end) == 0;
+		/* With fault-around in any segment, the profile would hold
+		 * pages the command never read. */
+		if (registered != n) {
+			skiff_page_profile_cancel();
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	close(exe_fd);
 }
 
 /*

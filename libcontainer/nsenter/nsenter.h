@@ -77,11 +77,15 @@ struct range {
 	unsigned long start, end;
 };
 void skiff_no_fault_around(int learn_profile);
+void skiff_map_profiled_pages(const char *cmd);
 void skiff_drop_startup_pages(void);
 
 /* pageprofile.c */
 #define MAX_PROFILE_RANGES 4
-void skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *ranges, int n);
+enum profile_state { PROFILE_OFF, PROFILE_LOADED, PROFILE_RECORDING };
+enum profile_state skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *ranges, int n,
+					    const char *cmd, int with_fault_around);
+void skiff_page_profile_cancel(void);
 void skiff_page_profile_before_drop(void);
 void skiff_page_profile_after_drop(void);
 void skiff_page_profile_save(void);

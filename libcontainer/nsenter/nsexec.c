@@ -474,6 +474,21 @@ static int initial_args(char ***argv)
 #endif
 
 /*
+ * The commands that end within milliseconds (a foreground exec ends with
+ * its process, but it is mostly the short probes of engines): their RSS
+ * matters little, their start-up a lot (pageprofile.c).
+ */
+static int ends_quickly(const char *cmd)
+{
+	static const char *const quick[] = { "create", "delete", "exec",  "kill",  "list",  "pause",
+					     "ps",     "resume", "start", "state", "update" };
+	for (size_t i = 0; i < sizeof(quick) / sizeof(quick[0]); i++)
+		if (strcmp(cmd, quick[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * glibc passes (argc, argv, envp) to constructors. This runs in every
  * skiff process, so it must cost nothing unless argv says "init".
  */
@@ -488,9 +503,14 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 	if (argc != 3 || strcmp(argv[1], "init") != 0) {
 		skiff_raise_timerslack();
 		skiff_narrow_affinity(cmd);
+		if (cmd == NULL)
+			return;
 		/* The commands that live as long as a container does. */
-		if (cmd != NULL && (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0))
+		if (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0) {
 			skiff_no_fault_around(strcmp(cmd, "run") == 0);
+		} else if (ends_quickly(cmd)) {
+			skiff_map_profiled_pages(cmd);
+		}
 		return;
 	}
 	time_start();

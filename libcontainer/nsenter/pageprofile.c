@@ -1,28 +1,31 @@
 /*
- * pageprofile.c: a foreground `run` maps, in one go, the pages of its own
- * binary that the same binary's first `run` was seen to touch.
+ * pageprofile.c: a command maps, in one go, the pages of its own binary
+ * that the same binary's first run of that command was seen to touch.
  *
- * faultaround.c maps most of skiff's binary a page at a time, so that a
- * `run` holds only the pages it reads. Each of those pages is a page
- * fault: ~0.8 us on most hosts, but 14-20 us on a host that virtualises
- * page tables in software (here: the PVM hypervisor, where ~500 such
- * faults cost a `run` 6-8 ms of CPU). MADV_POPULATE_READ maps a list of
- * pages in one system call, ~0.2-1 us a page, and maps nothing else.
+ * Where skiff's binary is mapped a page at a time (faultaround.c), each
+ * page a command reads is a page fault: ~0.8 us on most hosts, but 14-20
+ * us on a host that virtualises page tables in software (here: the PVM
+ * hypervisor, where the ~500 such faults of a foreground `run` cost it
+ * 6-8 ms of CPU). The commands that end within milliseconds keep the
+ * kernel's fault-around, but still take ~80 faults on the binary.
+ * MADV_POPULATE_READ maps a list of pages in one system call, ~0.2-1 us
+ * a page, and maps nothing else.
  *
- * The list is learnt: the first `run` of a binary (one with no profile)
- * reads from /proc/self/pagemap which pages of the ranges it maps a page
- * at a time are present, once as its command starts (what start-up
- * touched, just before skiff_drop_startup_pages drops them) and once as
- * it ends (what the command touched), and saves both as bitmaps in
- * /run/skiff-cache/pages/, in a file named after the binary's device,
- * inode, size and modification time. Every later `run` of that binary
+ * The list is learnt: the first run of a command by a binary (one with
+ * no profile for it) maps the ranges a page at a time and reads from
+ * /proc/self/pagemap which of their pages are present as it ends, and
+ * saves them as a bitmap in /run/skiff-cache/pages/, in a file named
+ * after the binary's device, inode, size and modification time and the
+ * command. A foreground `run` drops what start-up touched as its command
+ * starts (skiff_drop_startup_pages), so it takes two snapshots: just
+ * before the drop, and as it ends. Every later run of the command
  * populates the first set before the Go runtime starts and the second
  * right after the drop. A page missing from the profile still comes in
- * by its fault; a page in it that this `run` does not need costs 4 KiB
- * of RSS. So the profile only changes speed and memory, never what
- * skiff does, and a profile someone else wrote could do no more than
- * that: it is used only if root owns it, and only for ranges that match
- * the binary's exactly. Only root's runs use and learn profiles
+ * by its fault; a page in it that this run does not need costs 4 KiB of
+ * RSS. So the profile only changes speed and memory, never what skiff
+ * does, and a profile someone else wrote could do no more than that: it
+ * is used only if root owns it, and only for ranges that match the
+ * binary's exactly. Only root's runs use and learn profiles
  * (/run/skiff-cache is root's).
  */
 #define _GNU_SOURCE
@@ -31,6 +34,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -60,12 +64,13 @@ struct profile_header {
 		uint64_t start, end;
 	} ranges[MAX_PROFILE_RANGES];
 	/* Followed by two bitmaps of npages bits each: the pages start-up
-	 * touched, and those the command touched after the drop. */
+	 * touched, and those the command touched after the drop (none for
+	 * a command that does not drop). */
 };
 
-enum profile_state { PROFILE_OFF, PROFILE_LOADED, PROFILE_RECORDING };
-
 static enum profile_state state;
+/* Whether skiff_drop_startup_pages has run. */
+static int dropped;
 static struct range ranges[MAX_PROFILE_RANGES];
 static int nranges;
 static unsigned long load_bias;
@@ -80,25 +85,45 @@ static size_t bitmap_len(void)
 	return (npages + 7) / 8;
 }
 
-/* madvise(MADV_POPULATE_READ) each run of set bits: one call a run. */
+/*
+ * Where the ranges keep the kernel's fault-around, populating one page
+ * maps the 64 KiB window around it (the default fault_around_bytes), so
+ * the pages between two profile pages in the same or the next window
+ * cost no more faults: one call covers them.
+ */
+#define FAULT_AROUND_BYTES (64ul << 10)
+static int fault_around;
+
+static void populate_span(unsigned long start, unsigned long end)
+{
+	if (start < end)
+		madvise((void *)start, end - start, MADV_POPULATE_READ);
+}
+
+/* madvise(MADV_POPULATE_READ) the pages whose bits are set, in as few
+ * calls as what is mapped allows. */
 static void populate(const unsigned char *bits)
 {
 	uint32_t base = 0;
+	unsigned long psize = (unsigned long)page_size;
 	for (int r = 0; r < nranges; r++) {
-		uint32_t n = (uint32_t)((ranges[r].end - ranges[r].start) / (unsigned long)page_size);
-		uint32_t i = 0;
-		while (i < n) {
+		uint32_t n = (uint32_t)((ranges[r].end - ranges[r].start) / psize);
+		unsigned long start = 0, end = 0;
+		for (uint32_t i = 0; i < n; i++) {
 			uint32_t b = base + i;
-			if ((bits[b / 8] & (1u << (b % 8))) == 0) {
-				i++;
+			if ((bits[b / 8] & (1u << (b % 8))) == 0)
+				continue;
+			unsigned long page = ranges[r].start + (unsigned long)i * psize;
+			if (end != 0 && (page == end || (fault_around && page / FAULT_AROUND_BYTES <=
+										  (end - 1) / FAULT_AROUND_BYTES + 1))) {
+				end = page + psize;
 				continue;
 			}
-			uint32_t first = i;
-			while (i < n && (bits[(base + i) / 8] & (1u << ((base + i) % 8))) != 0)
-				i++;
-			madvise((void *)(ranges[r].start + (unsigned long)first * (unsigned long)page_size),
-				(size_t)(i - first) * (size_t)page_size, MADV_POPULATE_READ);
+			populate_span(start, end);
+			start = page;
+			end = page + psize;
 		}
+		populate_span(start, end);
 		base += n;
 	}
 }
@@ -147,42 +172,60 @@ static int header_matches(const struct profile_header *h)
 	return 1;
 }
 
+/* A command's name becomes part of a file name: lower-case letters only. */
+static int command_name_ok(const char *cmd)
+{
+	size_t n = strlen(cmd);
+	if (n == 0 || n > 16)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (cmd[i] < 'a' || cmd[i] > 'z')
+			return 0;
+	return 1;
+}
+
 /*
- * Called by faultaround.c once it has registered the ranges in[0..n) to
- * be mapped a page at a time; exe_fd is skiff's own executable, loaded
- * bias bytes above its link addresses (0 for skiff's static build). Loads
- * the profile and maps its start-up pages, or arranges for this run to
- * record one.
+ * Called by faultaround.c with the ranges in[0..n) of the binary that
+ * the profile of cmd covers, mapped a page at a time or, with_fault_around,
+ * not; exe_fd is skiff's own executable, loaded bias bytes above its link
+ * addresses (0 for skiff's static build).
+ * Loads the profile and maps its start-up pages (PROFILE_LOADED), or
+ * arranges for this run to record one (PROFILE_RECORDING: the caller
+ * must have the ranges mapped a page at a time, or cancel).
  */
-void skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *in, int n)
+enum profile_state skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range *in, int n,
+					    const char *cmd, int with_fault_around)
 {
 	struct stat exe;
 	page_size = sysconf(_SC_PAGESIZE);
-	if (geteuid() != 0 || n <= 0 || n > MAX_PROFILE_RANGES || page_size <= 0 || fstat(exe_fd, &exe) < 0)
-		return;
+	if (geteuid() != 0 || !command_name_ok(cmd) || n <= 0 || n > MAX_PROFILE_RANGES || page_size <= 0 ||
+	    fstat(exe_fd, &exe) < 0)
+		return PROFILE_OFF;
 	unsigned long total = 0;
 	for (int r = 0; r < n; r++) {
 		ranges[r] = in[r];
 		total += (in[r].end - in[r].start) / (unsigned long)page_size;
 	}
 	if (total == 0 || total > MAX_PROFILE_PAGES)
-		return;
+		return PROFILE_OFF;
 	nranges = n;
 	npages = (uint32_t)total;
 	load_bias = bias;
-	/* Named as the sealed copy of the binary is (libcontainer/exe.go). */
-	int len = snprintf(profile_path, sizeof(profile_path), PROFILE_DIR "/%llx-%llx-%llx-%llx.%ld",
+	fault_around = with_fault_around;
+	/* Named as the sealed copy of the binary is (libcontainer/exe.go),
+	 * and the command. */
+	int len = snprintf(profile_path, sizeof(profile_path), PROFILE_DIR "/%llx-%llx-%llx-%llx.%ld.%s",
 			   (unsigned long long)exe.st_dev, (unsigned long long)exe.st_ino,
 			   (unsigned long long)exe.st_size, (unsigned long long)exe.st_mtim.tv_sec,
-			   (long)exe.st_mtim.tv_nsec);
+			   (long)exe.st_mtim.tv_nsec, cmd);
 	if (len <= 0 || (size_t)len >= sizeof(profile_path))
-		return;
+		return PROFILE_OFF;
 
 	int fd = open(profile_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			state = PROFILE_RECORDING;
-		return;
+		return state;
 	}
 	struct stat st;
 	struct profile_header h;
@@ -200,6 +243,13 @@ void skiff_page_profile_start(int exe_fd, unsigned long bias, const struct range
 		state = PROFILE_RECORDING;
 	}
 	close(fd);
+	return state;
+}
+
+/* Called when the ranges could not be mapped a page at a time. */
+void skiff_page_profile_cancel(void)
+{
+	state = PROFILE_OFF;
 }
 
 /* Called by skiff_drop_startup_pages before it drops the ranges. */
@@ -207,6 +257,7 @@ void skiff_page_profile_before_drop(void)
 {
 	if (state == PROFILE_RECORDING && snapshot(startup_bits) < 0)
 		state = PROFILE_OFF;
+	dropped = 1;
 }
 
 /* Called by skiff_drop_startup_pages after it dropped the ranges. */
@@ -229,11 +280,12 @@ static int private_dir(const char *path)
 }
 
 /*
- * Keeps the profiles of the KEEP_PROFILES binaries run last (an upgrade
- * or a benchmark may run a few side by side) and removes the others.
+ * Keeps the KEEP_PROFILES profiles written last, those of the binaries
+ * run last (an upgrade or a benchmark may run a few side by side, each
+ * with a dozen commands), and removes the others.
  */
-#define KEEP_PROFILES 8
-#define MAX_SEEN_PROFILES 64
+#define KEEP_PROFILES 64
+#define MAX_SEEN_PROFILES 256
 static void prune_old_profiles(void)
 {
 	int dfd = open(PROFILE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -244,10 +296,14 @@ static void prune_old_profiles(void)
 		close(dfd);
 		return;
 	}
-	struct {
-		char name[64];
+	struct seen_profile {
+		char name[96];
 		struct timespec mtime;
-	} seen[MAX_SEEN_PROFILES];
+	} *seen = calloc(MAX_SEEN_PROFILES, sizeof(*seen));
+	if (seen == NULL) {
+		closedir(d);
+		return;
+	}
 	int n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL && n < MAX_SEEN_PROFILES) {
@@ -270,11 +326,12 @@ static void prune_old_profiles(void)
 		unlinkat(dfd, seen[oldest].name, 0);
 		seen[oldest] = seen[n - 1];
 	}
+	free(seen);
 	closedir(d);
 }
 
 /*
- * Called by a `run` that succeeded, as it ends: a recording run saves
+ * Called by a command that succeeded, as it ends: a recording run saves
  * its profile. Errors are ignored: without a file, the next run records.
  */
 void skiff_page_profile_save(void)
@@ -282,7 +339,10 @@ void skiff_page_profile_save(void)
 	if (state != PROFILE_RECORDING)
 		return;
 	state = PROFILE_OFF;
-	if (snapshot(command_bits) < 0 || private_dir(PROFILE_CACHE_DIR) < 0 || private_dir(PROFILE_DIR) < 0)
+	if (!dropped)
+		memset(command_bits, 0, bitmap_len());
+	if (snapshot(dropped ? command_bits : startup_bits) < 0 || private_dir(PROFILE_CACHE_DIR) < 0 ||
+	    private_dir(PROFILE_DIR) < 0)
 		return;
 	struct profile_header h;
 	memset(&h, 0, sizeof(h));

@@ -14,7 +14,8 @@ import "C"
 // command's action starts.
 func DropStartupPages() { C.skiff_drop_startup_pages() }
 
-// SavePageProfile saves, in the first `run` of a binary, which pages of
-// it the run touched, so that later runs map them in one go
-// (pageprofile.c). Call it as a `run` that succeeded ends.
+// SavePageProfile saves, in the first run of a command by a binary,
+// which pages of the binary the command touched, so that later runs map
+// them in one go (pageprofile.c). Call it as a command that succeeded
+// ends.
 func SavePageProfile() { C.skiff_page_profile_save() }
