@@ -6,5 +6,6 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
+#cgo LDFLAGS: -Wl,--wrap=mmap
 */
 import "C"

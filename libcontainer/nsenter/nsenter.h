@@ -80,6 +80,9 @@ void skiff_no_fault_around(int learn_profile);
 void skiff_map_profiled_pages(const char *cmd);
 void skiff_drop_startup_pages(void);
 
+/* hugeheap.c */
+void skiff_huge_heap(void);
+
 /* pageprofile.c */
 #define MAX_PROFILE_RANGES 4
 enum profile_state { PROFILE_OFF, PROFILE_LOADED, PROFILE_RECORDING };

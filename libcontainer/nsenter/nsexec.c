@@ -476,7 +476,7 @@ static int initial_args(char ***argv)
 /*
  * The commands that end within milliseconds (a foreground exec ends with
  * its process, but it is mostly the short probes of engines): their RSS
- * matters little, their start-up a lot (pageprofile.c).
+ * matters little, their start-up a lot (hugeheap.c, pageprofile.c).
  */
 static int ends_quickly(const char *cmd)
 {
@@ -509,6 +509,7 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 		if (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0) {
 			skiff_no_fault_around(strcmp(cmd, "run") == 0);
 		} else if (ends_quickly(cmd)) {
+			skiff_huge_heap();
 			skiff_map_profiled_pages(cmd);
 		}
 		return;

@@ -1,0 +1,91 @@
+package tests
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hugePageMapping is an anonymous mapping of a process that asked for
+// transparent huge pages (VmFlags "hg").
+type hugePageMapping struct {
+	header             string
+	sizeKB, anonHugeKB int
+}
+
+func hugePageMappings(t *testing.T, pid int) []hugePageMapping {
+	t.Helper()
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var found []hugePageMapping
+	var cur hugePageMapping
+	anonymous := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(fields[0], ":") {
+			// A mapping's header: address perms offset dev inode [path].
+			cur = hugePageMapping{header: sc.Text()}
+			anonymous = len(fields) == 5
+			continue
+		}
+		switch fields[0] {
+		case "Size:":
+			cur.sizeKB, _ = strconv.Atoi(fields[1])
+		case "AnonHugePages:":
+			cur.anonHugeKB, _ = strconv.Atoi(fields[1])
+		case "VmFlags:": // the last line of a mapping's block
+			if anonymous && slices.Contains(fields[1:], "hg") {
+				found = append(found, cur)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// The commands that end within milliseconds ask for transparent huge
+// pages for the Go heap (libcontainer/nsenter/hugeheap.c): a foreground
+// `exec` has an anonymous mapping of 2 MiB or more with VmFlags "hg".
+// A foreground `run`, whose peak RSS stays under 4 MiB, has none.
+func TestQuickCommandsHugeHeap(t *testing.T) {
+	if !runtimeIsSkiff() {
+		t.Skip("skiff's own mappings")
+	}
+	thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		t.Skipf("no transparent huge pages: %v", err)
+	}
+	c := newCtr(t, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", slackPrinter} })
+	run, runOut, cancelRun := startForeground(t, c, t.TempDir(), "run", "--bundle", c.Bundle, c.ID)
+	defer cancelRun()
+	waitOutput(t, runOut, "ready")
+	if m := hugePageMappings(t, run.Process.Pid); len(m) != 0 {
+		t.Errorf("skiff run asked for huge pages: %v", m)
+	}
+
+	execCmd, execOut, cancelExec := startForeground(t, c, t.TempDir(), "exec", c.ID, "sh", "-c", slackPrinter)
+	defer cancelExec()
+	waitOutput(t, execOut, "ready")
+	m := hugePageMappings(t, execCmd.Process.Pid)
+	t.Logf("transparent huge pages %s; skiff exec's mappings with VmFlags hg: %+v", strings.TrimSpace(string(thp)), m)
+	if !slices.ContainsFunc(m, func(h hugePageMapping) bool { return h.sizeKB >= 2048 }) {
+		t.Errorf("skiff exec has no anonymous mapping of 2 MiB or more that asked for huge pages")
+	}
+	terminate(t, execCmd, execOut)
+	terminate(t, run, runOut)
+	c.checkGone("after run")
+}
