@@ -12,13 +12,15 @@ import (
 )
 
 // hugePageMapping is an anonymous mapping of a process that asked for
-// transparent huge pages (VmFlags "hg").
+// transparent huge pages (VmFlags "hg") or not to have them ("nh").
 type hugePageMapping struct {
 	header             string
 	sizeKB, anonHugeKB int
 }
 
-func hugePageMappings(t *testing.T, pid int) []hugePageMapping {
+// hugePageMappings returns pid's anonymous mappings whose VmFlags hold
+// flag.
+func hugePageMappings(t *testing.T, pid int, flag string) []hugePageMapping {
 	t.Helper()
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
 	if err != nil {
@@ -46,7 +48,7 @@ func hugePageMappings(t *testing.T, pid int) []hugePageMapping {
 		case "AnonHugePages:":
 			cur.anonHugeKB, _ = strconv.Atoi(fields[1])
 		case "VmFlags:": // the last line of a mapping's block
-			if anonymous && slices.Contains(fields[1:], "hg") {
+			if anonymous && slices.Contains(fields[1:], flag) {
 				found = append(found, cur)
 			}
 		}
@@ -60,7 +62,9 @@ func hugePageMappings(t *testing.T, pid int) []hugePageMapping {
 // The commands that end within milliseconds ask for transparent huge
 // pages for the Go heap (libcontainer/nsenter/hugeheap.c): a foreground
 // `exec` has an anonymous mapping of 2 MiB or more with VmFlags "hg".
-// A foreground `run`, whose peak RSS stays under 4 MiB, has none.
+// A foreground `run`, whose peak RSS stays under 4 MiB, has none, and
+// its heap asks not to have them ("nh"), for hosts where they are on for
+// every process.
 func TestQuickCommandsHugeHeap(t *testing.T) {
 	if !runtimeIsSkiff() {
 		t.Skip("skiff's own mappings")
@@ -73,14 +77,17 @@ func TestQuickCommandsHugeHeap(t *testing.T) {
 	run, runOut, cancelRun := startForeground(t, c, t.TempDir(), "run", "--bundle", c.Bundle, c.ID)
 	defer cancelRun()
 	waitOutput(t, runOut, "ready")
-	if m := hugePageMappings(t, run.Process.Pid); len(m) != 0 {
+	if m := hugePageMappings(t, run.Process.Pid, "hg"); len(m) != 0 {
 		t.Errorf("skiff run asked for huge pages: %v", m)
+	}
+	if m := hugePageMappings(t, run.Process.Pid, "nh"); !slices.ContainsFunc(m, func(h hugePageMapping) bool { return h.sizeKB >= 2048 }) {
+		t.Errorf("skiff run's heap did not ask not to have huge pages: %v", m)
 	}
 
 	execCmd, execOut, cancelExec := startForeground(t, c, t.TempDir(), "exec", c.ID, "sh", "-c", slackPrinter)
 	defer cancelExec()
 	waitOutput(t, execOut, "ready")
-	m := hugePageMappings(t, execCmd.Process.Pid)
+	m := hugePageMappings(t, execCmd.Process.Pid, "hg")
 	t.Logf("transparent huge pages %s; skiff exec's mappings with VmFlags hg: %+v", strings.TrimSpace(string(thp)), m)
 	if !slices.ContainsFunc(m, func(h hugePageMapping) bool { return h.sizeKB >= 2048 }) {
 		t.Errorf("skiff exec has no anonymous mapping of 2 MiB or more that asked for huge pages")

@@ -21,11 +21,13 @@
  *
  * It costs RSS: a command's heap becomes one or two 2 MiB pages instead
  * of ~0.5 MiB. So only the commands that end within milliseconds ask
- * (skiff_huge_heap, from the constructor); a foreground `run`, whose
+ * (skiff_heap_pages(1), from the constructor). A foreground `run`, whose
  * peak RSS stays under 4 MiB, and `events`, which lives as long as a
- * container does, keep 4 KiB pages. Where the host sets THP defrag to
- * "madvise" (the kernel's default), a huge-page fault may compact memory
- * first; "defer" avoids that wait.
+ * container does, ask for the opposite (skiff_heap_pages(0):
+ * MADV_NOHUGEPAGE), so that they keep 4 KiB pages even where the host
+ * sets transparent huge pages to "always". Where the host sets THP
+ * defrag to "madvise" (the kernel's default), a huge-page fault may
+ * compact memory first; "defer" avoids that wait.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -34,11 +36,12 @@
 
 #define HUGE_PAGE_SIZE (2ul << 20)
 
-static int huge_heap;
+/* MADV_HUGEPAGE or MADV_NOHUGEPAGE for the heap; 0: the host's default. */
+static int heap_advice;
 
-void skiff_huge_heap(void)
+void skiff_heap_pages(int huge)
 {
-	huge_heap = 1;
+	heap_advice = huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
 }
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
@@ -46,9 +49,8 @@ void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *p = __real_mmap(addr, len, prot, flags, fd, off);
-	if (huge_heap && p != MAP_FAILED && (flags & MAP_ANONYMOUS) && (flags & MAP_FIXED) &&
+	if (heap_advice != 0 && p != MAP_FAILED && (flags & MAP_ANONYMOUS) && (flags & MAP_FIXED) &&
 	    prot == (PROT_READ | PROT_WRITE) && len >= HUGE_PAGE_SIZE)
-		madvise(p, len, MADV_HUGEPAGE);
+		madvise(p, len, heap_advice);
 	return p;
 }
-

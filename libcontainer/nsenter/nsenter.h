@@ -81,7 +81,7 @@ void skiff_map_profiled_pages(const char *cmd);
 void skiff_drop_startup_pages(void);
 
 /* hugeheap.c */
-void skiff_huge_heap(void);
+void skiff_heap_pages(int huge);
 
 /* pageprofile.c */
 #define MAX_PROFILE_RANGES 4

@@ -507,9 +507,10 @@ __attribute__((constructor)) static void skiff_nsenter(int argc, char **argv, ch
 			return;
 		/* The commands that live as long as a container does. */
 		if (strcmp(cmd, "run") == 0 || strcmp(cmd, "events") == 0) {
+			skiff_heap_pages(0);
 			skiff_no_fault_around(strcmp(cmd, "run") == 0);
 		} else if (ends_quickly(cmd)) {
-			skiff_huge_heap();
+			skiff_heap_pages(1);
 			skiff_map_profiled_pages(cmd);
 		}
 		return;
