@@ -53,56 +53,73 @@ func readOnlyBinaryMappings(t *testing.T, pid int) binaryMapping {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var m binaryMapping
-	in, text := false, false
-	var size, rss int
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
+	for _, mp := range readSmaps(t, pid) {
+		h := mp.header
+		if len(h) != 6 || h[5] != exe || strings.Contains(h[1], "w") {
 			continue
 		}
-		if !strings.HasSuffix(fields[0], ":") {
-			// A mapping's header: address perms offset dev inode path.
-			in = len(fields) == 6 && fields[5] == exe && !strings.Contains(fields[1], "w")
-			text = in && strings.Contains(fields[1], "x")
-			continue
-		}
-		if !in {
-			continue
-		}
-		switch fields[0] {
-		case "Size:":
-			size, _ = strconv.Atoi(fields[1])
-		case "Rss:":
-			rss, _ = strconv.Atoi(fields[1])
-		case "VmFlags:": // the last line of a mapping's block
-			m.count++
-			m.sizeKB += size
-			m.rssKB += rss
-			if slices.Contains(fields[1:], "uw") {
-				m.paged++
-				m.pagedSizeKB += size
-				m.pagedRssKB += rss
-				if text {
-					m.pagedTextSizeKB += size
-					m.pagedTextRssKB += rss
-				}
+		size, rss := mp.kB("Size:"), mp.kB("Rss:")
+		m.count++
+		m.sizeKB += size
+		m.rssKB += rss
+		if slices.Contains(mp.flags, "uw") {
+			m.paged++
+			m.pagedSizeKB += size
+			m.pagedRssKB += rss
+			if strings.Contains(h[1], "x") {
+				m.pagedTextSizeKB += size
+				m.pagedTextRssKB += rss
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if m.count == 0 {
 		t.Fatalf("no read-only mapping of %s in /proc/%d/smaps", exe, pid)
 	}
 	return m
+}
+
+// smapsMapping is one mapping's block of /proc/PID/smaps.
+type smapsMapping struct {
+	// The header's fields: address perms offset dev inode [path].
+	header []string
+	// The first word after each "Key:" line's key, by key.
+	values map[string]string
+	flags  []string // VmFlags
+}
+
+// kB is the value of a "Key: N kB" line.
+func (m smapsMapping) kB(key string) int {
+	n, _ := strconv.Atoi(m.values[key])
+	return n
+}
+
+func readSmaps(t *testing.T, pid int) []smapsMapping {
+	t.Helper()
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var all []smapsMapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) == 0:
+		case !strings.HasSuffix(fields[0], ":"):
+			all = append(all, smapsMapping{header: fields, values: map[string]string{}})
+		case len(all) == 0:
+		case fields[0] == "VmFlags:":
+			all[len(all)-1].flags = fields[1:]
+		case len(fields) > 1:
+			all[len(all)-1].values[fields[0]] = fields[1]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
 
 // A foreground `skiff run` lives as long as its container, so it maps

@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,39 +20,11 @@ type hugePageMapping struct {
 // flag.
 func hugePageMappings(t *testing.T, pid int, flag string) []hugePageMapping {
 	t.Helper()
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var found []hugePageMapping
-	var cur hugePageMapping
-	anonymous := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
+	for _, m := range readSmaps(t, pid) {
+		if len(m.header) == 5 && slices.Contains(m.flags, flag) {
+			found = append(found, hugePageMapping{strings.Join(m.header, " "), m.kB("Size:"), m.kB("AnonHugePages:")})
 		}
-		if !strings.HasSuffix(fields[0], ":") {
-			// A mapping's header: address perms offset dev inode [path].
-			cur = hugePageMapping{header: sc.Text()}
-			anonymous = len(fields) == 5
-			continue
-		}
-		switch fields[0] {
-		case "Size:":
-			cur.sizeKB, _ = strconv.Atoi(fields[1])
-		case "AnonHugePages:":
-			cur.anonHugeKB, _ = strconv.Atoi(fields[1])
-		case "VmFlags:": // the last line of a mapping's block
-			if anonymous && slices.Contains(fields[1:], flag) {
-				found = append(found, cur)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return found
 }

@@ -14,8 +14,10 @@
  * library's mmap (runtime/cgo/gcc_mmap.c), and skiff is linked with
  * --wrap=mmap (nsenter.go), so those calls come here. An anonymous,
  * fixed, read-write mapping of 2 MiB or more is the heap being mapped
- * into the arena the runtime reserved (sysMap, 4 MiB at a time); nothing
- * else of the runtime's is mapped that way. MADV_HUGEPAGE only asks:
+ * into the arena the runtime reserved (sysMap, 4 MiB at a time); the
+ * runtime's other fixed mappings (its page allocator's summaries) are
+ * smaller, and advice on one would change only its speed and memory
+ * anyway; skiff's own C code maps nothing. MADV_HUGEPAGE only asks:
  * where the kernel has transparent huge pages set to "never", or cannot
  * find one, the heap stays in 4 KiB pages.
  *
