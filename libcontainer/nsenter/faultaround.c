@@ -249,7 +249,9 @@ void skiff_map_profiled_pages(const char *cmd)
 {
 	const ElfW(Phdr) *ph;
 	unsigned long phnum, bias, mask;
-	if (own_program_headers(&ph, &phnum, &bias, &mask) < 0)
+	/* Only root's runs use and learn profiles (pageprofile.c): the
+	 * others need not even open the binary. */
+	if (geteuid() != 0 || own_program_headers(&ph, &phnum, &bias, &mask) < 0)
 		return;
 	struct range segments[MAX_PROFILE_RANGES];
 	int n = 0;
