@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -124,7 +125,14 @@ func TestExecOutputAndStdin(t *testing.T) {
 	}
 	cmd.Stdin = in
 	cmd.Env = cleanEnv()
-	out, err := cmd.Output()
+	// Tracked, so that the harness's reaper leaves its exit to Wait.
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := startTracked(cmd); err != nil {
+		t.Fatal(err)
+	}
+	err = waitTracked(cmd)
+	out := stdout.Bytes()
 	if err != nil {
 		t.Fatalf("exec with a file on stdin: %v: %s", err, out)
 	}
