@@ -42,6 +42,16 @@ func (c *child) wait() error {
 	return exitError(ws)
 }
 
+// release forgets a process that is not skiff's to reap here (an init
+// that runs on after `create`), closing its pidfd.
+func (c *child) release() {
+	if c.pidfd >= 0 {
+		unix.Close(c.pidfd)
+		c.pidfd = -1
+	}
+	c.pid = 0
+}
+
 // kill sends SIGKILL through the pidfd, so a pid reused after the
 // process was reaped elsewhere is never hit.
 func (c *child) kill() {

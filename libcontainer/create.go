@@ -169,7 +169,8 @@ func (c *creation) run() (*state.State, error) {
 			cgroupDir = selfJoin.Unified
 		}
 	}
-	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir, nil)
+	bornInPidNS := initplan.InitBornInPidNamespace(c.cfg)
+	c.init, err = startInit(c.opts.PreserveFDs, []*os.File{fifo}, cgroupDir, nil, bornInPidNS)
 	if cgroupDir != nil {
 		cgroupDir.Close()
 	}
@@ -220,6 +221,7 @@ func (c *creation) run() (*state.State, error) {
 	if po.Seccomp, err = compileSeccomp(c.cfg.Seccomp); err != nil {
 		return nil, err
 	}
+	po.InitBornInPidNS = bornInPidNS
 	if c.selfJoined {
 		po.CgroupSelfJoin = selfJoin.V1Dirs
 		po.CgroupSelfJoinLate = lateJoin

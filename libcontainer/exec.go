@@ -104,7 +104,7 @@ func Exec(st *state.State, o *ExecOptions) (int, error) {
 		}
 		return res.Plan, nil
 	}
-	p, err := startInit(o.PreserveFDs, nil, cgroupDir, queue)
+	p, err := startInit(o.PreserveFDs, nil, cgroupDir, queue, false)
 	if cgroupDir != nil {
 		cgroupDir.Close()
 	}

@@ -47,7 +47,7 @@ func runHookInContainer(h specs.Hook, nsPaths map[configs.NamespaceType]string, 
 		return err
 	}
 	w.Close()
-	p, err := startInitWithStdio(0, nil, nil, stdin, os.Stderr, os.Stderr, nil)
+	p, err := startInitWithStdio(0, nil, nil, stdin, os.Stderr, os.Stderr, nil, false)
 	if err != nil {
 		return err
 	}

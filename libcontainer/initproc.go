@@ -21,8 +21,10 @@ import (
 // it started, and the socket the protocol of initplan/wire.go runs on.
 type initProcess struct {
 	// stage1 is the process started, which forks the init (or the
-	// exec'd process) and exits.
-	stage1 child
+	// exec'd process) and exits; or, stage1IsInit, which is the init,
+	// started as PID 1 of the container's pid namespace.
+	stage1       child
+	stage1IsInit bool
 	// bornInCgroup: clone3 put stage 1 in its cgroup (CLONE_INTO_CGROUP).
 	bornInCgroup bool
 	// conn is the parent's end of the socket, non-blocking, through the
@@ -88,8 +90,10 @@ func (e *InitError) Unwrap() error { return e.Errno }
 // stage 1 reads it the moment it runs, instead of waiting until this
 // process, woken when the fork is done, has built and sent it (exec,
 // where nothing must happen in the parent before stage 1 goes on).
-func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File, queue queuePlan) (*initProcess, error) {
-	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr, queue)
+// With bornInPidNS, the process is started in a new pid namespace and is
+// the init itself (initplan.InitBornInPidNamespace).
+func startInit(preserveFDs int, extra []*os.File, cgroupDir *os.File, queue queuePlan, bornInPidNS bool) (*initProcess, error) {
+	return startInitWithStdio(preserveFDs, extra, cgroupDir, os.Stdin, os.Stdout, os.Stderr, queue, bornInPidNS)
 }
 
 // inheritedFd is fd when skiff inherited it from its caller, else -1,
@@ -108,7 +112,7 @@ func inheritedFd(fd int) uintptr {
 }
 
 // startInitWithStdio is startInit with other stdio.
-func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File, queue queuePlan) (*initProcess, error) {
+func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, stdout, stderr *os.File, queue queuePlan, bornInPidNS bool) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -152,6 +156,13 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL, PidFD: &pidfd},
 	}
+	if bornInPidNS {
+		// The init outlives `create`: no death signal. Should skiff die
+		// before the init is ready, the init reads EOF on its socket
+		// and exits, as a forked init does.
+		attr.Sys.Cloneflags = unix.CLONE_NEWPID
+		attr.Sys.Pdeathsig = 0
+	}
 	argv := []string{"skiff", "init", strconv.Itoa(sockFd)}
 	startedNs := monotonicNs()
 	born := false
@@ -192,7 +203,7 @@ func startInitWithStdio(preserveFDs int, extra []*os.File, cgroupDir, stdin, std
 	}
 	conn := os.NewFile(uintptr(fds[0]), "init-socket")
 	return &initProcess{
-		stage1: child{pid: pid, pidfd: pidfd}, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs,
+		stage1: child{pid: pid, pidfd: pidfd}, stage1IsInit: bornInPidNS, conn: conn, pids: map[int]bool{}, bornInCgroup: born, startedNs: startedNs,
 		queued: queue != nil, unsent: q.unsent,
 	}, nil
 }
@@ -369,6 +380,11 @@ func (p *initProcess) run(plan *initplan.Plan, h *initHandler) error {
 			}
 			if _, err := p.conn.Write(initplan.Frame(initplan.MsgAck, nil)); err != nil {
 				return fmt.Errorf("init: %w", err)
+			}
+			if p.stage1IsInit {
+				// The init runs on; its pidfd is the caller's to open.
+				p.stage1.release()
+				return nil
 			}
 			// Reap stage 1, which exited after forking the init.
 			_ = p.stage1.wait()

@@ -146,6 +146,87 @@ func TestCgroupSelfJoinLate(t *testing.T) {
 	}
 }
 
+// An init started as PID 1 of its new pid namespace (the parent's
+// CLONE_NEWPID) carries out the whole plan: it neither creates that
+// namespace again nor forks; the other namespaces and the cgroup steps
+// stay where they were.
+func TestInitBornInPidNamespace(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Namespaces = []configs.Namespace{
+		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
+		{Type: configs.NEWNS},
+		{Type: configs.NEWPID},
+		{Type: configs.NEWCGROUP},
+	}
+	if !InitBornInPidNamespace(cfg) {
+		t.Fatal("a new pid namespace without a user or time namespace: the init must be born in it")
+	}
+	o := testOptions()
+	o.CgroupSelfJoin = []string{"/sys/fs/cgroup/memory/c1"}
+	o.CgroupSelfJoinLate = true
+	o.InitBornInPidNS = true
+	r, err := Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		NSJoin{Type: unix.CLONE_NEWNET, Path: "/proc/1/ns/net"},
+		NSUnshare{Flags: unix.CLONE_NEWNS},
+		Sync{Tag: SyncCgroupMade},
+		CgroupJoin{Dir: "/sys/fs/cgroup/memory/c1"},
+		NSUnshare{Flags: unix.CLONE_NEWCGROUP},
+		Setsid{},
+	}
+	if !reflect.DeepEqual(r.Plan.Steps[:len(want)], want) {
+		t.Fatalf("plan starts %#v", r.Plan.Steps[:len(want)])
+	}
+	if n := len(stepsOf[ForkInit](r.Plan)); n != 0 {
+		t.Errorf("%d ForkInit steps, want none", n)
+	}
+
+	// Without cgroup steps, and with no namespace left to create.
+	cfg = baseConfig()
+	cfg.Namespaces = []configs.Namespace{{Type: configs.NEWPID}}
+	o = testOptions()
+	o.InitBornInPidNS = true
+	if r, err = Build(cfg, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Plan.Steps[0].(Setsid); !ok || len(stepsOf[ForkInit](r.Plan)) != 0 || len(stepsOf[NSUnshare](r.Plan)) != 0 {
+		t.Errorf("plan with only the pid namespace: %#v", r.Plan.Steps)
+	}
+
+	// The pid namespace must be new, and made after a user namespace
+	// (to belong to it); a time namespace takes in only the children of
+	// what makes or joins it. There the init is forked as before, and
+	// Build refuses to plan otherwise.
+	for name, nss := range map[string][]configs.Namespace{
+		"no pid":      {{Type: configs.NEWNS}},
+		"joined pid":  {{Type: configs.NEWPID, Path: "/proc/1/ns/pid"}},
+		"new user":    {{Type: configs.NEWUSER}, {Type: configs.NEWPID}},
+		"joined user": {{Type: configs.NEWUSER, Path: "/proc/1/ns/user"}, {Type: configs.NEWPID}},
+		"new time":    {{Type: configs.NEWTIME}, {Type: configs.NEWPID}},
+		"joined time": {{Type: configs.NEWTIME, Path: "/proc/1/ns/time"}, {Type: configs.NEWPID}},
+	} {
+		cfg := baseConfig()
+		cfg.Namespaces = nss
+		if InitBornInPidNamespace(cfg) {
+			t.Errorf("%s: the init would be born in its pid namespace", name)
+		}
+		if _, err := Build(cfg, o); err == nil {
+			t.Errorf("%s: Build planned an init born in its pid namespace", name)
+		}
+		o2 := testOptions()
+		r, err := Build(cfg, o2)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := len(stepsOf[ForkInit](r.Plan)); n != 1 {
+			t.Errorf("%s: %d ForkInit steps, want 1", name, n)
+		}
+	}
+}
+
 // exec: stage 1 opens the cgroup files before any namespace, the forked
 // process joins (only it counts against pids.max), without the parent.
 func TestExecCgroupSelfJoin(t *testing.T) {

@@ -21,6 +21,8 @@
 //	3b    parent -> init   MSG_ACK          stage 1 becomes root in the new user ns, unshares the rest
 //	3c    init -> parent   MSG_TIMENS_REQ   (new time ns only) parent writes timens_offsets; MSG_ACK
 //	4     stage 1          REC_FORK_INIT    fork(): the child is PID 1 of the new pid ns; stage 1 exits 0
+//	                                        (none where stage 1 was born PID 1 of a new pid ns, without
+//	                                        a user or time ns: InitBornInPidNamespace; it is the init)
 //	5     init             REC_* steps      carried out in order (mounts, pivot_root, ..., user, caps)
 //	5a    init -> parent   MSG_SYNC_REQ     {u32 tag} at REC_SYNC: the parent runs hooks; MSG_ACK
 //	5b    init -> parent   MSG_PTY_MASTER   (terminal) the pty master, as SCM_RIGHTS
