@@ -27,6 +27,19 @@ func baseConfig() *configs.Config {
 	}
 }
 
+// joinedNetConfig joins a network namespace by path and creates mount,
+// pid and cgroup namespaces.
+func joinedNetConfig() *configs.Config {
+	cfg := baseConfig()
+	cfg.Namespaces = []configs.Namespace{
+		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
+		{Type: configs.NEWNS},
+		{Type: configs.NEWPID},
+		{Type: configs.NEWCGROUP},
+	}
+	return cfg
+}
+
 func stepsOf[T Step](p *Plan) []T {
 	var out []T
 	for _, s := range p.Steps {
@@ -95,13 +108,7 @@ func TestCgroupSelfJoinFirst(t *testing.T) {
 // the parent makes the cgroups, then waits for it, joins, and only then
 // makes the cgroup namespace (rooted where it is) and forks the init.
 func TestCgroupSelfJoinLate(t *testing.T) {
-	cfg := baseConfig()
-	cfg.Namespaces = []configs.Namespace{
-		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
-		{Type: configs.NEWNS},
-		{Type: configs.NEWPID},
-		{Type: configs.NEWCGROUP},
-	}
+	cfg := joinedNetConfig()
 	if !LateCgroupJoinAllowed(cfg) {
 		t.Fatal("a joined network namespace must not stop a late join")
 	}
@@ -151,13 +158,7 @@ func TestCgroupSelfJoinLate(t *testing.T) {
 // namespace again nor forks; the other namespaces and the cgroup steps
 // stay where they were.
 func TestInitBornInPidNamespace(t *testing.T) {
-	cfg := baseConfig()
-	cfg.Namespaces = []configs.Namespace{
-		{Type: configs.NEWNET, Path: "/proc/1/ns/net"},
-		{Type: configs.NEWNS},
-		{Type: configs.NEWPID},
-		{Type: configs.NEWCGROUP},
-	}
+	cfg := joinedNetConfig()
 	if !InitBornInPidNamespace(cfg) {
 		t.Fatal("a new pid namespace without a user or time namespace: the init must be born in it")
 	}
