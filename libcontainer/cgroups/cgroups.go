@@ -15,16 +15,12 @@ import (
 	"strings"
 
 	"github.com/opencontainers/cgroups"
-	// Imported for its side effect: without it the library cannot set
-	// device rules, and the devices cgroup is what keeps a container away
-	// from the host's disks.
-	_ "github.com/opencontainers/cgroups/devices"
-	devices "github.com/opencontainers/cgroups/devices/config"
 	libmanager "github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-runtime/skiff/libcontainer/cgroups/devicerules"
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 	"github.com/skiff-runtime/skiff/libcontainer/sysfile"
 )
@@ -281,10 +277,10 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 	ordered := m.fresh && devicesDir != "" && !cgroups.IsCgroup2UnifiedMode()
 	libRes := res
 	if ordered {
-		// The library writes v1 device rules in sorted order, the least
-		// disruptive way for a running container; runtime-spec wants
-		// them applied in the order given, which for a new, empty
-		// cgroup costs nothing.
+		// A cgroup that existed goes through devicerules' hook, which
+		// first reads devices.list to leave alone rules already in
+		// place (its processes would otherwise pass through a moment of
+		// deny-all); a new, empty one only needs the writes.
 		cp := *res
 		cp.SkipDevices = true
 		libRes = &cp
@@ -293,42 +289,12 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 		return fmt.Errorf("set cgroup limits: %w", err)
 	}
 	if ordered {
-		if err := writeDeviceRulesInOrder(devicesDir, res.Devices); err != nil {
+		if err := devicerules.WriteV1(devicesDir, res.Devices); err != nil {
 			return fmt.Errorf("set cgroup limits: %w", err)
 		}
 	}
 	m.res = res
 	m.fresh = false
-	return nil
-}
-
-// writeDeviceRulesInOrder applies v1 device rules one by one, as given:
-// one write each to devices.allow or devices.deny, each file opened once
-// (an open of a cgroup file costs more than the write).
-func writeDeviceRulesInOrder(dir string, rules []*devices.Rule) error {
-	files := map[string]*os.File{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	for _, r := range rules {
-		name := "devices.deny"
-		if r.Allow {
-			name = "devices.allow"
-		}
-		f := files[name]
-		if f == nil {
-			var err error
-			if f, err = cgroups.OpenFile(dir, name, unix.O_WRONLY); err != nil {
-				return err
-			}
-			files[name] = f
-		}
-		if _, err := f.WriteString(r.CgroupString()); err != nil {
-			return fmt.Errorf("failed to write %q to %s: %w", r.CgroupString(), filepath.Join(dir, name), err)
-		}
-	}
 	return nil
 }
 
