@@ -16,12 +16,12 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/moby/sys/userns"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer/logs"
 	// The C stage: `skiff init`, and what runs before the Go runtime starts.
 	"github.com/skiff-runtime/skiff/libcontainer/nsenter"
+	"github.com/skiff-runtime/skiff/libcontainer/userns"
 )
 
 const (

@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/moby/sys/userns"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-runtime/skiff/libcontainer"
 	"github.com/skiff-runtime/skiff/libcontainer/state"
+	"github.com/skiff-runtime/skiff/libcontainer/userns"
 )
 
 // How checkArgs compares the number of arguments with the expected one.
@@ -77,9 +77,8 @@ func parseRootless(v string) error {
 }
 
 // rootlessCgroups resolves --rootless. "auto" is worked out only by the
-// commands that need it: the user-namespace check opens
-// /proc/self/uid_map through os, whose first file brings up the Go
-// runtime's poller (an epoll instance and a thread waiting in it).
+// commands that need it: the user-namespace check reads
+// /proc/self/uid_map.
 func rootlessCgroups() bool {
 	if rootlessFlag == "auto" {
 		return os.Geteuid() != 0 || userns.RunningInUserNS()

@@ -5,10 +5,11 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/userns"
 )
 
 // The parts of union bpf_attr (include/uapi/linux/bpf.h) each command

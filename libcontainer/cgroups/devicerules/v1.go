@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-runtime/skiff/libcontainer/userns"
 )
 
 // WriteV1 applies rules to the v1 devices cgroup dir one by one, as
