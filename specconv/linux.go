@@ -11,15 +11,29 @@ import (
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
-var namespaceTypes = map[specs.LinuxNamespaceType]configs.NamespaceType{
-	specs.MountNamespace:   configs.NEWNS,
-	specs.UTSNamespace:     configs.NEWUTS,
-	specs.IPCNamespace:     configs.NEWIPC,
-	specs.UserNamespace:    configs.NEWUSER,
-	specs.PIDNamespace:     configs.NEWPID,
-	specs.NetworkNamespace: configs.NEWNET,
-	specs.CgroupNamespace:  configs.NEWCGROUP,
-	specs.TimeNamespace:    configs.NEWTIME,
+// namespaceType maps config.json's namespace types to skiff's. (Switches
+// here and for rlimits and sysctls, not maps: a map literal is built by
+// code at every start of every command.)
+func namespaceType(t specs.LinuxNamespaceType) (configs.NamespaceType, bool) {
+	switch t {
+	case specs.MountNamespace:
+		return configs.NEWNS, true
+	case specs.UTSNamespace:
+		return configs.NEWUTS, true
+	case specs.IPCNamespace:
+		return configs.NEWIPC, true
+	case specs.UserNamespace:
+		return configs.NEWUSER, true
+	case specs.PIDNamespace:
+		return configs.NEWPID, true
+	case specs.NetworkNamespace:
+		return configs.NEWNET, true
+	case specs.CgroupNamespace:
+		return configs.NEWCGROUP, true
+	case specs.TimeNamespace:
+		return configs.NEWTIME, true
+	}
+	return "", false
 }
 
 // convertLinux handles the linux object, except mounts, which need the
@@ -54,7 +68,7 @@ func convertLinux(spec *specs.Spec, c *configs.Config) error {
 func convertNamespaces(l *specs.Linux, c *configs.Config) error {
 	for i, ns := range l.Namespaces {
 		f := fmt.Sprintf("linux.namespaces[%d]", i)
-		t, ok := namespaceTypes[ns.Type]
+		t, ok := namespaceType(ns.Type)
 		if !ok {
 			return fieldErr(f+".type", "unknown namespace %q", ns.Type)
 		}
@@ -202,7 +216,7 @@ func convertRootPropagation(l *specs.Linux, c *configs.Config) error {
 	if l.RootfsPropagation == "" {
 		return nil
 	}
-	o, ok := mountOptions[l.RootfsPropagation]
+	o, ok := mountOptionOf(l.RootfsPropagation)
 	if !ok || o.kind != optPropagation {
 		return fieldErr("linux.rootfsPropagation", "unknown propagation %q", l.RootfsPropagation)
 	}

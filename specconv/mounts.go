@@ -34,87 +34,99 @@ type mountOption struct {
 const msPrivate = unix.MS_PRIVATE
 
 // mountOptions is every option name skiff interprets itself, the same
-// set runc does; any other option is passed to the file system as data.
-var mountOptions = map[string]mountOption{
-	"defaults": {optNone, 0},
-
-	"ro":          {optSet, unix.MS_RDONLY},
-	"rw":          {optClear, unix.MS_RDONLY},
-	"nosuid":      {optSet, unix.MS_NOSUID},
-	"suid":        {optClear, unix.MS_NOSUID},
-	"nodev":       {optSet, unix.MS_NODEV},
-	"dev":         {optClear, unix.MS_NODEV},
-	"noexec":      {optSet, unix.MS_NOEXEC},
-	"exec":        {optClear, unix.MS_NOEXEC},
-	"sync":        {optSet, unix.MS_SYNCHRONOUS},
-	"async":       {optClear, unix.MS_SYNCHRONOUS},
-	"dirsync":     {optSet, unix.MS_DIRSYNC},
-	"remount":     {optSet, unix.MS_REMOUNT},
-	"mand":        {optSet, unix.MS_MANDLOCK},
-	"nomand":      {optClear, unix.MS_MANDLOCK},
-	"noatime":     {optSet, unix.MS_NOATIME},
-	"atime":       {optClear, unix.MS_NOATIME},
-	"nodiratime":  {optSet, unix.MS_NODIRATIME},
-	"diratime":    {optClear, unix.MS_NODIRATIME},
-	"relatime":    {optSet, unix.MS_RELATIME},
-	"norelatime":  {optClear, unix.MS_RELATIME},
-	"strictatime": {optSet, unix.MS_STRICTATIME},
+// set runc does, sorted by name for mountOptionOf; any other option is
+// passed to the file system as data. A sorted table rather than a map:
+// the linker lays it out, where a map would be built by code at every
+// start of every command.
+var mountOptions = []mountOptionEntry{
+	{"async", mountOption{optClear, unix.MS_SYNCHRONOUS}},
+	{"atime", mountOption{optClear, unix.MS_NOATIME}},
+	{"bind", mountOption{optBind, unix.MS_BIND}},
+	{"defaults", mountOption{optNone, 0}},
+	{"dev", mountOption{optClear, unix.MS_NODEV}},
+	{"diratime", mountOption{optClear, unix.MS_NODIRATIME}},
+	{"dirsync", mountOption{optSet, unix.MS_DIRSYNC}},
+	{"exec", mountOption{optClear, unix.MS_NOEXEC}},
+	{"idmap", mountOption{optIDMap, 0}},
+	{"iversion", mountOption{optSet, unix.MS_I_VERSION}},
+	{"lazytime", mountOption{optSet, unix.MS_LAZYTIME}},
+	{"loud", mountOption{optClear, unix.MS_SILENT}},
+	{"mand", mountOption{optSet, unix.MS_MANDLOCK}},
+	{"noatime", mountOption{optSet, unix.MS_NOATIME}},
+	{"nodev", mountOption{optSet, unix.MS_NODEV}},
+	{"nodiratime", mountOption{optSet, unix.MS_NODIRATIME}},
+	{"noexec", mountOption{optSet, unix.MS_NOEXEC}},
+	{"noiversion", mountOption{optClear, unix.MS_I_VERSION}},
+	{"nolazytime", mountOption{optClear, unix.MS_LAZYTIME}},
+	{"nomand", mountOption{optClear, unix.MS_MANDLOCK}},
+	{"norelatime", mountOption{optClear, unix.MS_RELATIME}},
 	// A cleared MS_STRICTATIME is how mount(8) spells nostrictatime too.
-	"nostrictatime": {optClear, unix.MS_STRICTATIME},
-	"lazytime":      {optSet, unix.MS_LAZYTIME},
-	"nolazytime":    {optClear, unix.MS_LAZYTIME},
-	"iversion":      {optSet, unix.MS_I_VERSION},
-	"noiversion":    {optClear, unix.MS_I_VERSION},
-	"silent":        {optSet, unix.MS_SILENT},
-	"loud":          {optClear, unix.MS_SILENT},
-	"nosymfollow":   {optSet, unix.MS_NOSYMFOLLOW},
-	"symfollow":     {optClear, unix.MS_NOSYMFOLLOW},
+	{"nostrictatime", mountOption{optClear, unix.MS_STRICTATIME}},
+	{"nosuid", mountOption{optSet, unix.MS_NOSUID}},
+	{"nosymfollow", mountOption{optSet, unix.MS_NOSYMFOLLOW}},
+	{"private", mountOption{optPropagation, unix.MS_PRIVATE}},
+	{"ratime", mountOption{optRecClear, unix.MOUNT_ATTR_NOATIME}},
+	{"rbind", mountOption{optBind, unix.MS_BIND | unix.MS_REC}},
+	{"rdev", mountOption{optRecClear, unix.MOUNT_ATTR_NODEV}},
+	{"rdiratime", mountOption{optRecClear, unix.MOUNT_ATTR_NODIRATIME}},
+	{"relatime", mountOption{optSet, unix.MS_RELATIME}},
+	{"remount", mountOption{optSet, unix.MS_REMOUNT}},
+	{"rexec", mountOption{optRecClear, unix.MOUNT_ATTR_NOEXEC}},
+	{"ridmap", mountOption{optIDMap, 1}},
+	{"rnoatime", mountOption{optRecSet, unix.MOUNT_ATTR_NOATIME}},
+	{"rnodev", mountOption{optRecSet, unix.MOUNT_ATTR_NODEV}},
+	{"rnodiratime", mountOption{optRecSet, unix.MOUNT_ATTR_NODIRATIME}},
+	{"rnoexec", mountOption{optRecSet, unix.MOUNT_ATTR_NOEXEC}},
+	{"rnorelatime", mountOption{optRecClear, unix.MOUNT_ATTR_RELATIME}},
+	{"rnostrictatime", mountOption{optRecClear, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rnosuid", mountOption{optRecSet, unix.MOUNT_ATTR_NOSUID}},
+	{"rnosymfollow", mountOption{optRecSet, unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{"ro", mountOption{optSet, unix.MS_RDONLY}},
+	{"rprivate", mountOption{optPropagation, unix.MS_PRIVATE | unix.MS_REC}},
+	{"rrelatime", mountOption{optRecSet, unix.MOUNT_ATTR_RELATIME}},
+	{"rro", mountOption{optRecSet, unix.MOUNT_ATTR_RDONLY}},
+	{"rrw", mountOption{optRecClear, unix.MOUNT_ATTR_RDONLY}},
+	{"rshared", mountOption{optPropagation, unix.MS_SHARED | unix.MS_REC}},
+	{"rslave", mountOption{optPropagation, unix.MS_SLAVE | unix.MS_REC}},
+	{"rstrictatime", mountOption{optRecSet, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rsuid", mountOption{optRecClear, unix.MOUNT_ATTR_NOSUID}},
+	{"rsymfollow", mountOption{optRecClear, unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{"runbindable", mountOption{optPropagation, unix.MS_UNBINDABLE | unix.MS_REC}},
+	{"rw", mountOption{optClear, unix.MS_RDONLY}},
+	{"shared", mountOption{optPropagation, unix.MS_SHARED}},
+	{"silent", mountOption{optSet, unix.MS_SILENT}},
+	{"slave", mountOption{optPropagation, unix.MS_SLAVE}},
+	{"strictatime", mountOption{optSet, unix.MS_STRICTATIME}},
+	{"suid", mountOption{optClear, unix.MS_NOSUID}},
+	{"symfollow", mountOption{optClear, unix.MS_NOSYMFOLLOW}},
+	{"sync", mountOption{optSet, unix.MS_SYNCHRONOUS}},
+	{"tmpcopyup", mountOption{optCopyUp, 0}},
+	{"unbindable", mountOption{optPropagation, unix.MS_UNBINDABLE}},
+}
 
-	"bind":  {optBind, unix.MS_BIND},
-	"rbind": {optBind, unix.MS_BIND | unix.MS_REC},
+type mountOptionEntry struct {
+	name string
+	opt  mountOption
+}
 
-	"shared":      {optPropagation, unix.MS_SHARED},
-	"rshared":     {optPropagation, unix.MS_SHARED | unix.MS_REC},
-	"slave":       {optPropagation, unix.MS_SLAVE},
-	"rslave":      {optPropagation, unix.MS_SLAVE | unix.MS_REC},
-	"private":     {optPropagation, unix.MS_PRIVATE},
-	"rprivate":    {optPropagation, unix.MS_PRIVATE | unix.MS_REC},
-	"unbindable":  {optPropagation, unix.MS_UNBINDABLE},
-	"runbindable": {optPropagation, unix.MS_UNBINDABLE | unix.MS_REC},
-
-	"rro":            {optRecSet, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {optRecClear, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {optRecSet, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {optRecClear, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {optRecSet, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {optRecClear, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {optRecSet, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {optRecClear, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {optRecSet, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {optRecClear, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {optRecSet, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {optRecClear, unix.MOUNT_ATTR_RELATIME},
-	"rnoatime":       {optRecSet, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {optRecClear, unix.MOUNT_ATTR_NOATIME},
-	"rstrictatime":   {optRecSet, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {optRecClear, unix.MOUNT_ATTR_STRICTATIME},
-	"rnosymfollow":   {optRecSet, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {optRecClear, unix.MOUNT_ATTR_NOSYMFOLLOW},
-
-	"idmap":  {optIDMap, 0},
-	"ridmap": {optIDMap, 1},
-
-	"tmpcopyup": {optCopyUp, 0},
+// mountOptionOf looks name up in mountOptions.
+func mountOptionOf(name string) (mountOption, bool) {
+	i, found := slices.BinarySearchFunc(mountOptions, name, func(e mountOptionEntry, name string) int {
+		return strings.Compare(e.name, name)
+	})
+	if !found {
+		return mountOption{}, false
+	}
+	return mountOptions[i].opt, true
 }
 
 // MountOptionNames lists, sorted, the mount options skiff interprets
 // (for `skiff features`); others are handed to the file system.
 func MountOptionNames() []string {
-	names := make([]string, 0, len(mountOptions))
-	for name := range mountOptions {
-		names = append(names, name)
+	names := make([]string, len(mountOptions))
+	for i, e := range mountOptions {
+		names[i] = e.name
 	}
-	slices.Sort(names)
 	return names
 }
 
@@ -125,7 +137,7 @@ func ParseMountOptions(options []string) configs.Mount {
 	var m configs.Mount
 	var data []string
 	for _, name := range options {
-		o, ok := mountOptions[name]
+		o, ok := mountOptionOf(name)
 		if !ok {
 			data = append(data, name)
 			continue

@@ -181,3 +181,22 @@ func TestRootPropagation(t *testing.T) {
 		t.Errorf("default RootPropagation = %#x, want 0", c.RootPropagation)
 	}
 }
+
+// mountOptionOf's binary search needs the table sorted, each name once.
+func TestMountOptionsSorted(t *testing.T) {
+	for i := 1; i < len(mountOptions); i++ {
+		if mountOptions[i-1].name >= mountOptions[i].name {
+			t.Errorf("mountOptions: %q before %q", mountOptions[i-1].name, mountOptions[i].name)
+		}
+	}
+	for _, e := range mountOptions {
+		if o, ok := mountOptionOf(e.name); !ok || o != e.opt {
+			t.Errorf("mountOptionOf(%q) = %v, %v", e.name, o, ok)
+		}
+	}
+	for _, name := range []string{"", "a", "zzz", "mode=755", "RO"} {
+		if _, ok := mountOptionOf(name); ok {
+			t.Errorf("mountOptionOf(%q) found an option", name)
+		}
+	}
+}

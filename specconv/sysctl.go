@@ -13,16 +13,14 @@ import (
 	"github.com/skiff-runtime/skiff/libcontainer/configs"
 )
 
-// ipcSysctls are the kernel.* settings that belong to the IPC namespace.
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax":          true,
-	"kernel.msgmnb":          true,
-	"kernel.msgmni":          true,
-	"kernel.sem":             true,
-	"kernel.shmall":          true,
-	"kernel.shmmax":          true,
-	"kernel.shmmni":          true,
-	"kernel.shm_rmid_forced": true,
+// isIPCSysctl: the kernel.* settings that belong to the IPC namespace.
+func isIPCSysctl(s string) bool {
+	switch s {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		return true
+	}
+	return false
 }
 
 // convertSysctl accepts only settings that are namespaced by a namespace
@@ -56,7 +54,7 @@ func convertSysctl(l *specs.Linux, c *configs.Config) error {
 
 func checkSysctlNamespace(s string, c *configs.Config) error {
 	switch {
-	case ipcSysctls[s] || strings.HasPrefix(s, "fs.mqueue."):
+	case isIPCSysctl(s) || strings.HasPrefix(s, "fs.mqueue."):
 		if !c.HasNamespace(configs.NEWIPC) {
 			return fmt.Errorf("%q is not allowed in the host's ipc namespace", s)
 		}
