@@ -12,7 +12,7 @@ import (
 )
 
 // callerSlack is the timer slack the tests give skiff: not the kernel's
-// default (50 us), and below the 4 ms skiff raises its own to.
+// default (50 us), and below the 20 ms skiff raises its own to.
 const callerSlack = 70000
 
 // withCallerSlack runs start (which forks the runtime) on a thread whose
@@ -53,7 +53,7 @@ func slackOf(t *testing.T, out string) int {
 	return 0
 }
 
-// skiff runs with a 4 ms timer slack (fewer wake-ups of Go's sysmon
+// skiff runs with a 20 ms timer slack (fewer wake-ups of Go's sysmon
 // thread), but the container's process, an exec'd process and a hook
 // get the slack of skiff's caller, as they would from runc.
 func TestTimerSlackIsTheCallers(t *testing.T) {
@@ -73,8 +73,8 @@ func TestTimerSlackIsTheCallers(t *testing.T) {
 	if got := slackOf(t, readString(hookOut)); got != callerSlack {
 		t.Errorf("a createRuntime hook has timer slack %d, want the caller's %d", got, callerSlack)
 	}
-	if got := strings.TrimSpace(readString("/proc/" + strconv.Itoa(run.Process.Pid) + "/timerslack_ns")); got != "4000000" {
-		t.Errorf("skiff run's own timer slack is %s, want 4000000", got)
+	if got := strings.TrimSpace(readString("/proc/" + strconv.Itoa(run.Process.Pid) + "/timerslack_ns")); got != "20000000" {
+		t.Errorf("skiff run's own timer slack is %s, want 20000000", got)
 	}
 
 	var execCmd *exec.Cmd

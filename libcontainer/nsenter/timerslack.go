@@ -10,7 +10,7 @@ import "C"
 import "runtime"
 
 // WithCallerTimerSlack runs start, which forks, on a thread that has the
-// timer slack of skiff's caller rather than the 4 ms skiff runs with
+// timer slack of skiff's caller rather than the 20 ms skiff runs with
 // (timerslack.c): the child inherits the slack of the thread that forks
 // it, as its current and its default value. When skiff left its slack
 // alone, start runs as it is.
