@@ -53,10 +53,14 @@ type progGetFdAttr struct {
 }
 
 func bpf(cmd int, attr unsafe.Pointer, size uintptr) (int, error) {
-	for {
+	for again := 0; ; {
 		r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(attr), size)
-		// The verifier can be interrupted; the load is then retried.
-		if errno == unix.EINTR || errno == unix.EAGAIN {
+		// The verifier can be interrupted (EAGAIN when a signal came);
+		// the load is then retried, a few times.
+		if errno == unix.EINTR || (errno == unix.EAGAIN && again < 5) {
+			if errno == unix.EAGAIN {
+				again++
+			}
 			continue
 		}
 		if errno != 0 {
