@@ -43,7 +43,14 @@ func startForeground(t *testing.T, c *ctr, dir string, args ...string) (*exec.Cm
 		cancel()
 		t.Fatal(err)
 	}
-	return cmd, out, cancel
+	// Stopping also waits: a test that failed before waiting for the
+	// command must not leave it a zombie that later tests, which wait
+	// for every zombie child to be reaped, would wait for in vain.
+	stop := func() {
+		cancel()
+		_ = waitTracked(cmd)
+	}
+	return cmd, out, stop
 }
 
 // waitOutput waits until the file holds want.
