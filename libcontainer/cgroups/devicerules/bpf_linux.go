@@ -1,6 +1,7 @@
 package devicerules
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -99,19 +100,10 @@ func loadProgram(p []Instruction) (int, error) {
 	if err2 == nil {
 		return fd, nil
 	}
-	if n := indexByte(log, 0); n > 0 {
+	if n := bytes.IndexByte(log, 0); n > 0 {
 		return -1, fmt.Errorf("%w: verifier: %s", err2, log[:n])
 	}
 	return -1, err2
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return len(b)
 }
 
 // attachedPrograms lists the ids of the device programs attached to the

@@ -111,7 +111,7 @@ func TestProgramMatchesModel(t *testing.T) {
 			for _, major := range numbers {
 				for _, minor := range numbers {
 					for access := 1; access <= accessAll; access++ {
-						got, err := Run(p, typ, major, minor, access)
+						got, err := run(p, typ, major, minor, access)
 						if err != nil {
 							t.Fatalf("%s: %v", name, err)
 						}
